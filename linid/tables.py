@@ -1,0 +1,102 @@
+"""Aggregation: the tidy per-model probe table and the paper-style mean ± std summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CELL_COLUMNS = [
+    "experiment",
+    "design",
+    "method",
+    "latent_dim",
+    "n_classes",
+    "kappa",
+    "conditional",
+    "cluster_prior",
+    "label_noise",
+    "data_seed",
+]
+ID_COLUMNS = CELL_COLUMNS + ["seed", "steps", "n_instances"]
+METRICS = [
+    "r2_affine",
+    "r2_linear",
+    "mae_sv",
+    "r2_w_v",
+    "mcc_pearson",
+    "mcc_spearman",
+    "mcc_pearson_aligned",
+    "mcc_spearman_aligned",
+    "r2_knn",
+]
+EXTRA = ["sv_min", "sv_max", "final_loss", "final_monitor_r2", "train_seconds", "device"]
+RUN_IDS = ["dataset_run_id", "train_run_id", "features_run_id", "probe_run_id", "dataset_id"]
+
+
+def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.DataFrame:
+    """One row per (sweep, model): identifying columns, probe metrics, training summary, run ids."""
+    if not (len(rows) == len(probes) == len(trains)):
+        raise ValueError(f"rows/probes/trains differ in length: {len(rows)}, {len(probes)}, {len(trains)}")
+    records = []
+    for row, probe, tr in zip(rows, probes, trains, strict=True):
+        rec = dict(row)
+        rec.update({k: probe["metrics"].get(k, np.nan) for k in METRICS + ["sv_min", "sv_max"]})
+        rec.update(
+            steps=tr["steps"],
+            n_instances=tr["n_instances"],
+            final_loss=tr["final_loss"],
+            final_monitor_r2=tr.get("final_monitor_r2", np.nan),
+            train_seconds=tr["seconds"],
+            device=tr["device"],
+            dataset_run_id=tr.get("dataset_run_id", ""),
+            train_run_id=tr.get("run_id", ""),
+            features_run_id=probe.get("features_run_id", ""),
+            probe_run_id=probe.get("run_id", ""),
+        )
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    cols = ID_COLUMNS + METRICS + EXTRA + RUN_IDS
+    return df[cols].sort_values(ID_COLUMNS[:-2] + ["seed"], kind="stable").reset_index(drop=True)
+
+
+def summarize(df: pd.DataFrame, metrics: list[str] = METRICS) -> pd.DataFrame:
+    """Mean, std (ddof=1) and count over seeds for every (sweep, method, cell)."""
+    keys = CELL_COLUMNS + ["steps"]
+    g = df.groupby(keys, dropna=False, sort=True)[metrics]
+    out = g.agg(["mean", "std"])
+    out.columns = [f"{m}_{s}" for m, s in out.columns]
+    out["n_seeds"] = g.size()
+    return out.reset_index()
+
+
+def markdown_table(summary: pd.DataFrame, metrics: list[str] = METRICS, digits: int = 3) -> str:
+    """Paper-style Markdown: one line per cell, metrics as 'mean ± std'."""
+    keys = [c for c in CELL_COLUMNS if c != "design"] + ["n_seeds"]
+    header = keys + metrics
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in summary.iterrows():
+        cells = [str(r[k]) for k in keys]
+        for m in metrics:
+            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+            if pd.isna(mean):
+                cells.append("–")
+            elif pd.isna(std):
+                cells.append(f"{mean:.{digits}f}")
+            else:
+                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:
+    """Training curves of every model, with the identifying columns repeated on each point."""
+    frames = []
+    for row, curve in zip(rows, curves, strict=True):
+        c = curve.copy()
+        for k in CELL_COLUMNS + ["seed"]:
+            c[k] = row[k]
+        frames.append(c)
+    df = pd.concat(frames, ignore_index=True)
+    if "monitor_r2" not in df:
+        df["monitor_r2"] = np.nan
+    return df[CELL_COLUMNS + ["seed", "step", "loss", "monitor_r2"]]

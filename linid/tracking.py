@@ -1,0 +1,335 @@
+"""MLflow tracking for pipeline jobs: one run per job, tagged so a figure can be walked back to training.
+
+Design (README "Tracking"): every job writes its numbers to its own output files first; MLflow is
+a mirror. Calls to the store are retried with backoff (SQLite "database is locked", a restarting
+server); metrics are buffered and sent in batches. If the store is still unreachable when the job
+ends, the whole run (params, tags, metrics, artifacts) is written as a journal under
+``<pending_dir>/`` and replayed later by ``replay_pending`` (the Snakefile does so on success), so a
+tracking outage never fails a training job or loses a metric.
+
+A rerun of the same job (same rule and wildcards = same ``linid.job_key`` tag) supersedes the older
+runs: they are tagged ``linid.superseded_by`` and moved to MLflow's "deleted" lifecycle stage (hidden
+in the UI, restorable), so the UI shows one live run per job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ENV_URI = "MLFLOW_TRACKING_URI"
+ENV_EXPERIMENT = "LINID_EXPERIMENT"
+ENV_CONFIG_HASH = "LINID_CONFIG_HASH"
+ENV_GIT = "LINID_GIT_COMMIT"
+ENV_PENDING = "LINID_MLFLOW_PENDING"
+ENV_DISABLED = "LINID_TRACKING_DISABLED"
+
+
+def sqlite_uri(path: str | Path) -> str:
+    """sqlite:////abs/path — an absolute path, so jobs in any working directory hit the same file."""
+    return "sqlite:///" + str(Path(path).resolve())
+
+
+def config_hash(config: dict) -> str:
+    """Short SHA-256 of the canonical JSON of the config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """HEAD's commit (with '+dirty' when the tree has changes), or 'unknown' outside a git checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        if not sha:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def retry(fn: Callable[[], T], *, attempts: int = 8, base: float = 0.2, what: str = "mlflow") -> T:
+    """Call ``fn`` with exponential backoff and jitter; re-raise the last error after ``attempts``."""
+    for k in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # sqlite locks, HTTP errors, connection resets
+            if k == attempts - 1:
+                raise
+            delay = min(base * 2**k, 10.0) * (0.5 + random.random())
+            log.warning("%s call failed (%s); retry %d/%d in %.1fs", what, exc, k + 1, attempts, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(uri: str, name: str) -> str:
+    """Create the store's schema and the experiment if missing (call once, before parallel jobs)."""
+
+    def go() -> str:
+        client = _client(uri)
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                client.restore_experiment(exp.experiment_id)
+            return exp.experiment_id
+        try:
+            return client.create_experiment(name)
+        except Exception:
+            exp = client.get_experiment_by_name(name)  # created by a concurrent job
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    return retry(go, what="create experiment")
+
+
+def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = None) -> dict[str, str]:
+    """The tags every job carries: rule, wildcards, job key, config hash, git commit, host, SLURM id."""
+    key = rule + ":" + ",".join(f"{k}={v}" for k, v in sorted(wildcards.items()))
+    tags = {
+        "linid.rule": rule,
+        "linid.wildcards": json.dumps(wildcards, sort_keys=True),
+        "linid.job_key": key,
+        "linid.config_hash": os.environ.get(ENV_CONFIG_HASH, "unknown"),
+        "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
+        "linid.host": socket.gethostname(),
+        "linid.upstream_run_ids": ",".join(u for u in (upstream or []) if u),
+        "mlflow.runName": key,
+    }
+    for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "CUDA_VISIBLE_DEVICES"):
+        if os.environ.get(var):
+            tags[f"linid.{var.lower()}"] = os.environ[var]
+    for k, v in wildcards.items():
+        tags[f"linid.wc.{k}"] = str(v)
+    return tags
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in params.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = str(v)[:6000]
+    return out
+
+
+class JobRun:
+    """One MLflow run for one pipeline job; a context manager that never loses what was logged.
+
+    ``with JobRun(rule, wildcards, params, upstream=[...]) as run: run.log_metrics({...}, step)``.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        wildcards: dict[str, str],
+        params: dict[str, Any] | None = None,
+        *,
+        upstream: list[str] | None = None,
+        uri: str | None = None,
+        experiment: str | None = None,
+        pending_dir: str | Path | None = None,
+        flush_seconds: float = 10.0,
+    ):
+        self.uri = uri or os.environ.get(ENV_URI) or sqlite_uri("results/mlflow.db")
+        self.experiment = experiment or os.environ.get(ENV_EXPERIMENT, "linid")
+        self.pending_dir = Path(pending_dir or os.environ.get(ENV_PENDING, "results/.mlflow_pending"))
+        self.disabled = os.environ.get(ENV_DISABLED) == "1"
+        self.tags = job_tags(rule, wildcards, upstream)
+        self.params = _flatten(params or {})
+        self.flush_seconds = flush_seconds
+        self.run_id: str = ""
+        self._buffer: list[tuple[str, float, int, int]] = []
+        self._journal_metrics: list[tuple[str, float, int, int]] = []
+        self._artifacts: list[str] = []
+        self._last_flush = time.monotonic()
+        self._online = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> JobRun:
+        if self.disabled:
+            return self
+        try:
+            self._start()
+            self._online = True
+        except Exception as exc:
+            log.error("MLflow store %s unreachable at job start (%s); journaling the run", self.uri, exc)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        status = "FINISHED" if exc_type is None else "FAILED"
+        if self.disabled:
+            return
+        if exc_type is not None:
+            self.tags["linid.error"] = f"{exc_type.__name__}: {exc}"[:5000]
+        try:
+            if not self._online:
+                self._start()
+                self._online = True
+            self._flush(attempts=10)
+            self._finish(status)
+        except Exception as exc2:
+            log.error("MLflow store unreachable at job end (%s); writing a pending journal", exc2)
+            self._write_journal(status)
+
+    def _start(self) -> None:
+        from mlflow.entities import Param, RunTag
+
+        def go() -> str:
+            client = _client(self.uri)
+            exp_id = ensure_experiment(self.uri, self.experiment)
+            run = client.create_run(exp_id, tags=self.tags)
+            return run.info.run_id
+
+        self.run_id = retry(go, what="create run")
+        params = [Param(k, v) for k, v in self.params.items()]
+        tags = [RunTag(k, v) for k, v in self.tags.items()]
+        for i in range(0, max(len(params), 1), 100):
+            chunk = params[i : i + 100]
+            retry(lambda c=chunk: _client(self.uri).log_batch(self.run_id, params=c, tags=tags if i == 0 else []))
+
+    def _finish(self, status: str) -> None:
+        client = _client(self.uri)
+        if self.tags.get("linid.error"):
+            retry(lambda: client.set_tag(self.run_id, "linid.error", self.tags["linid.error"]))
+        for path in self._artifacts:
+            retry(lambda p=path: client.log_artifact(self.run_id, p), what="log artifact")
+        retry(lambda: client.set_terminated(self.run_id, status))
+        if status == "FINISHED":
+            retry(lambda: supersede(self.uri, self.experiment, self.tags["linid.job_key"], self.run_id))
+
+    # -- logging -----------------------------------------------------------------------------
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        """Buffer metrics (NaN allowed); they are sent every ``flush_seconds`` and at the end."""
+        ts = int(time.time() * 1000)
+        for k, v in metrics.items():
+            if v is None:
+                continue
+            row = (k, float(v), ts, int(step))
+            self._buffer.append(row)
+            self._journal_metrics.append(row)
+        if self._online and time.monotonic() - self._last_flush > self.flush_seconds:
+            try:
+                self._flush(attempts=3)
+            except Exception as exc:  # keep training; the buffer is sent later
+                log.warning("MLflow flush failed (%s); keeping %d metrics buffered", exc, len(self._buffer))
+
+    def log_artifact(self, path: str | Path) -> None:
+        """Attach a file (figure, table, small JSON) to the run when it ends."""
+        self._artifacts.append(str(path))
+
+    def set_tag(self, key: str, value: str) -> None:
+        self.tags[key] = str(value)
+        if self._online:
+            try:
+                retry(lambda: _client(self.uri).set_tag(self.run_id, key, str(value)), attempts=3)
+            except Exception as exc:
+                log.warning("MLflow set_tag failed (%s); it is sent at the end", exc)
+
+    def _flush(self, attempts: int) -> None:
+        from mlflow.entities import Metric
+
+        while self._buffer:
+            chunk = self._buffer[:1000]
+            metrics = [Metric(k, v, ts, s) for k, v, ts, s in chunk]
+            retry(lambda: _client(self.uri).log_batch(self.run_id, metrics=metrics), attempts=attempts)
+            del self._buffer[: len(chunk)]
+        self._last_flush = time.monotonic()
+
+    def _write_journal(self, status: str) -> None:
+        from linid.io import atomic_json
+
+        key = hashlib.sha1(self.tags["linid.job_key"].encode()).hexdigest()[:16]
+        path = self.pending_dir / f"{int(time.time())}-{key}.json"
+        atomic_json(
+            path,
+            {
+                "uri": self.uri,
+                "experiment": self.experiment,
+                "tags": self.tags,
+                "params": self.params,
+                "metrics": self._journal_metrics,
+                "artifacts": self._artifacts,
+                "status": status,
+                "partial_run_id": self.run_id,
+            },
+        )
+        log.error("MLflow journal written to %s (replayed by the next successful workflow run)", path)
+
+
+def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
+    """Tag and soft-delete the older runs of the same job; returns how many were superseded."""
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    key = job_key.replace("'", "\\'")
+    old = client.search_runs([exp.experiment_id], filter_string=f"tags.`linid.job_key` = '{key}'", max_results=1000)
+    n = 0
+    for run in old:
+        if run.info.run_id == keep_run_id:
+            continue
+        client.set_tag(run.info.run_id, "linid.superseded_by", keep_run_id)
+        client.delete_run(run.info.run_id)
+        n += 1
+    return n
+
+
+def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
+    """Send journals written during a tracking outage to the store; returns how many were replayed."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    pending = Path(pending_dir)
+    n = 0
+    for path in sorted(pending.glob("*.json")):
+        j = json.loads(path.read_text())
+        target = uri or j["uri"]
+        client = _client(target)
+        exp_id = ensure_experiment(target, j["experiment"])
+        run_id = client.create_run(exp_id, tags=j["tags"]).info.run_id
+        client.log_batch(run_id, params=[Param(k, v) for k, v in j["params"].items()])
+        metrics = [Metric(k, v, ts, s) for k, v, ts, s in j["metrics"]]
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i : i + 1000])
+        client.log_batch(run_id, tags=[RunTag("linid.replayed_from", path.name)])
+        for art in j["artifacts"]:
+            if Path(art).exists():
+                client.log_artifact(run_id, art)
+        client.set_terminated(run_id, j["status"])
+        if j["partial_run_id"]:
+            try:
+                client.delete_run(j["partial_run_id"])
+            except Exception:
+                pass
+        if j["status"] == "FINISHED":
+            supersede(target, j["experiment"], j["tags"]["linid.job_key"], run_id)
+        path.unlink()
+        n += 1
+    return n

@@ -1,0 +1,317 @@
+"""Online cross-entropy training of encoder + head on fresh draws of the generative process (SPEC §2).
+
+Data are sampled on the training device in chunks of ``chunk_steps`` batches (one sampler call per
+chunk, not per step); the loss is read back to the host only every ``log_every`` steps. A checkpoint
+(model, optimiser, RNG states, step, curve) is written atomically every ``checkpoint_every`` steps
+and on SIGTERM/SIGUSR1, and a later call resumes from it bit-for-bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from linid.data import GenerativeProcess
+from linid.io import atomic_path
+from linid.models import Encoder, Head, build_models, n_outputs_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model besides the dataset."""
+
+    method: str = "supervised"
+    seed: int = 0
+    steps: int = 500_000
+    batch_size: int = 1024
+    lr: float = 1e-3
+    normalize_w: bool = False
+    temperature: float = 1.0
+    learn_temperature: bool = False
+    log_every: int = 100
+    eval_every: int = 1000
+    checkpoint_every: int = 5000
+    chunk_steps: int = 32
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced a NaN/inf loss."""
+
+
+class Interrupted(RuntimeError):
+    """A stop signal arrived; a checkpoint was written and the job should exit non-zero."""
+
+
+def pick_device(require_gpu: bool = False, allow_cpu: bool = True) -> torch.device:
+    """CUDA when visible; else CPU, unless a GPU was required and CPU is not allowed (clear error)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if require_gpu and not allow_cpu:
+        raise RuntimeError(
+            "this job asked for a GPU but torch sees none "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); set "
+            "train.allow_cpu: true in the config to run on CPU anyway"
+        )
+    return torch.device("cpu")
+
+
+def fingerprint(train: TrainConfig, data_config: dict) -> str:
+    """Hash of the training and dataset configs: a checkpoint is resumed only under the same one."""
+    blob = json.dumps({"train": asdict(train), "data": data_config}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1)) -> Iterator[dict]:
+    """Turn the given signals into a flag the training loop polls (restoring handlers afterwards)."""
+    flag = {"stop": None}
+
+    def handler(signum, frame):  # noqa: ARG001
+        flag["stop"] = signal.Signals(signum).name
+
+    old = {}
+    for s in signals:
+        try:
+            old[s] = signal.signal(s, handler)
+        except ValueError:  # not in the main thread
+            pass
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def affine_r2(features: torch.Tensor, targets: torch.Tensor) -> float:
+    """R² of the affine least-squares map features → targets, fitted on the first half, scored on the second."""
+    n = features.shape[0] // 2
+    ones = torch.ones(features.shape[0], 1, dtype=features.dtype, device=features.device)
+    a = torch.cat([features, ones], dim=1).double()
+    t = targets.double()
+    coef = torch.linalg.lstsq(a[:n].cpu(), t[:n].cpu()).solution.to(a.device)
+    pred = a[n:] @ coef
+    ss_res = (t[n:] - pred).square().sum(0)
+    ss_tot = (t[n:] - t[n:].mean(0)).square().sum(0)
+    return float((1 - ss_res / ss_tot).mean())
+
+
+@dataclass
+class TrainResult:
+    encoder: Encoder
+    head: Head
+    curve: list[dict]
+    steps_done: int
+    resumed_from: int
+    seconds: float
+    device: str
+
+
+def _rng_states(gen: torch.Generator) -> dict:
+    states = {"data": gen.get_state(), "torch": torch.random.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """torch.save atomically (write then rename)."""
+    with atomic_path(path, ".ckpt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
+    """The checkpoint at ``path`` if it is readable and made under the same config; else None + warning."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or truncated file
+        log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
+        return None
+    if not isinstance(ckpt, dict) or ckpt.get("fingerprint") != expected_fingerprint:
+        log.warning(
+            "ignoring checkpoint %s: it was written for a different config (fingerprint %s, expected %s)",
+            path,
+            ckpt.get("fingerprint") if isinstance(ckpt, dict) else None,
+            expected_fingerprint,
+        )
+        return None
+    return ckpt
+
+
+def train(
+    process: GenerativeProcess,
+    cfg: TrainConfig,
+    *,
+    monitor: tuple[torch.Tensor, torch.Tensor] | None = None,
+    device: torch.device | None = None,
+    checkpoint: Path | None = None,
+    on_log: Callable[[int, dict], None] | None = None,
+    label: str = "",
+) -> TrainResult:
+    """Train f and W with softmax cross-entropy on online samples; returns models and the curve.
+
+    ``monitor`` = (x, z) held-out arrays for a cheap periodic affine R²; ``on_log(step, metrics)``
+    is called at every log/eval point (e.g. to stream to MLflow); ``label`` names the cell in errors.
+    """
+    device = device or pick_device()
+    dcfg = process.cfg
+    n_out = n_outputs_for(cfg.method, dcfg.n_classes, dcfg.n_instances)
+    encoder, head = build_models(
+        dcfg.latent_dim,
+        n_out,
+        cfg.seed,
+        temperature=cfg.temperature,
+        learn_temperature=cfg.learn_temperature,
+    )
+    encoder.to(device)
+    head.to(device)
+    proc = process.to(device)
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    gen = torch.Generator(device=device).manual_seed(
+        (dcfg.seed * 1_000_003 + cfg.seed) * 7919 + 3
+    )
+    fp = fingerprint(cfg, asdict(dcfg))
+    mon_x = mon_z = None
+    if monitor is not None:
+        mon_x, mon_z = (t.to(device) for t in monitor)
+
+    curve: list[dict] = []
+    resumed_window: list[torch.Tensor] = []
+    start = 0
+    ckpt = load_checkpoint(checkpoint, fp) if checkpoint is not None else None
+    chunk_state = None
+    if ckpt is not None:
+        encoder.load_state_dict(ckpt["encoder"])
+        head.load_state_dict(ckpt["head"])
+        opt.load_state_dict(ckpt["optimizer"])
+        torch.random.set_rng_state(ckpt["rng"]["torch"])
+        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        chunk_state = ckpt["chunk_rng"]
+        curve = json.loads(ckpt["curve"])
+        resumed_window = [t.to(device) for t in ckpt["window"]]
+        start = int(ckpt["step"])
+        log.info("%s: resuming from checkpoint %s at step %d", label, checkpoint, start)
+
+    def write_checkpoint(step: int) -> None:
+        if checkpoint is None:
+            return
+        save_checkpoint(
+            checkpoint,
+            {
+                "fingerprint": fp,
+                "step": step,
+                "encoder": encoder.state_dict(),
+                "head": head.state_dict(),
+                "optimizer": opt.state_dict(),
+                "rng": _rng_states(gen),
+                "chunk_rng": current_chunk_state,
+                "curve": json.dumps(curve),
+                "window": torch.stack(window).cpu() if window else torch.empty(0),
+            },
+        )
+        log.info("%s: checkpoint at step %d -> %s", label, step, checkpoint)
+
+    bs, chunk = cfg.batch_size, cfg.chunk_steps
+    labels_of = "label_class" if cfg.method == "supervised" else "label_instance"
+    xs = ys = None
+    current_chunk_state = None
+    window: list[torch.Tensor] = resumed_window
+    t0 = time.perf_counter()
+    encoder.train()
+    with stop_on_signals() as flag:
+        for step in range(start, cfg.steps):
+            k = step % chunk
+            if xs is None or k == 0:
+                if xs is None and chunk_state is not None:
+                    gen.set_state(chunk_state)  # resume inside the chunk that was being consumed
+                current_chunk_state = gen.get_state()
+                batch = proc.sample(chunk * bs, gen)
+                xs = batch.x.view(chunk, bs, -1)
+                ys = getattr(batch, labels_of).view(chunk, bs)
+            if cfg.normalize_w:
+                head.normalize_rows()
+            loss = F.cross_entropy(head(encoder(xs[k])), ys[k])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            window.append(loss.detach())
+            done = step + 1
+            last = done == cfg.steps
+            if done % cfg.log_every == 0 or last:
+                losses = torch.stack(window).cpu()
+                window.clear()
+                if not torch.isfinite(losses).all():
+                    bad = done - len(losses) + int((~torch.isfinite(losses)).nonzero()[0, 0]) + 1
+                    raise NonFiniteLoss(
+                        f"{label}: non-finite training loss at step {bad} "
+                        f"(method={cfg.method}, lr={cfg.lr}); no output was written"
+                    )
+                point = {"step": done, "loss": float(losses.mean())}
+                if mon_x is not None and (done % cfg.eval_every == 0 or last):
+                    encoder.eval()
+                    with torch.no_grad():
+                        point["monitor_r2"] = affine_r2(encoder(mon_x), mon_z)
+                    encoder.train()
+                if cfg.learn_temperature:
+                    point["temperature"] = float(head.temperature)
+                point["seconds"] = time.perf_counter() - t0
+                curve.append(point)
+                if on_log is not None:
+                    on_log(done, point)
+            if flag["stop"] is not None and not last:
+                # the chunk restarts from its own RNG state, so resuming at `done` is exact
+                if done % chunk == 0:
+                    current_chunk_state = gen.get_state()
+                write_checkpoint(done)
+                raise Interrupted(f"{label}: received {flag['stop']} at step {done}; checkpoint saved")
+            if checkpoint is not None and done % cfg.checkpoint_every == 0 and not last:
+                if done % chunk == 0:
+                    current_chunk_state = gen.get_state()
+                write_checkpoint(done)
+    if cfg.normalize_w:
+        head.normalize_rows()
+    seconds = time.perf_counter() - t0
+    return TrainResult(encoder, head, curve, cfg.steps, start, seconds, str(device))
+
+
+def save_model(path: str | Path, result: TrainResult, meta: dict) -> None:
+    """Weights plus JSON metadata in one file loadable with ``torch.load(weights_only=True)``."""
+    payload = {
+        "encoder": {k: v.cpu() for k, v in result.encoder.state_dict().items()},
+        "head": {k: v.cpu() for k, v in result.head.state_dict().items()},
+        "meta": json.dumps(meta, sort_keys=True),
+    }
+    with atomic_path(path, ".pt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model(path: str | Path, latent_dim: int, n_outputs: int) -> tuple[Encoder, Head, dict]:
+    """Rebuild encoder and head from ``save_model``'s file (weights only, no pickled code)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    meta = json.loads(payload["meta"])
+    enc, head = build_models(latent_dim, n_outputs, 0, learn_temperature=meta.get("learn_temperature", False))
+    enc.load_state_dict(payload["encoder"])
+    head.load_state_dict(payload["head"])
+    enc.eval()
+    return enc, head, meta
+
+
+def is_finite(x: float) -> bool:
+    return math.isfinite(x)

@@ -1,0 +1,26 @@
+# Aggregation: one tidy row per trained model, and the paper-style mean ± std tables.
+
+
+rule aggregate_probes:
+    input:
+        probes=model_files(rules.probe.output.probe),
+        summaries=model_files(rules.train.output.summary),
+        curves=model_files(rules.train.output.curve),
+    output:
+        table=report("results/tables/probes.csv", category="Tables", caption="../report/probes.rst"),
+        summary="results/tables/probes_summary.csv",
+        markdown=report(
+            "results/tables/probes_summary.md", category="Tables", caption="../report/summary.rst"
+        ),
+        curves="results/tables/curves.csv",
+    log:
+        "results/logs/aggregate_probes.log",
+    params:
+        rows=probe_rows(),
+        models=[list(m) for m in MODELS],
+        code=CODE["aggregate"],
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
+    script:
+        "../scripts/aggregate.py"

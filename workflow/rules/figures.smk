@@ -1,0 +1,33 @@
+# Figures: R² heatmap over d × |C|, R² vs |C| per d, training curves, one figure per extra axis.
+
+
+rule figures:
+    input:
+        table=rules.aggregate_probes.output.table,
+        curves=rules.aggregate_probes.output.curves,
+    output:
+        heatmap=report("results/figures/r2_heatmap.png", category="Figures", caption="../report/heatmap.rst"),
+        vs_classes=report(
+            "results/figures/r2_vs_classes.png", category="Figures", caption="../report/vs_classes.rst"
+        ),
+        curves=report(
+            "results/figures/training_curves.png", category="Figures", caption="../report/curves.rst"
+        ),
+        pdfs=multiext("results/figures/", "r2_heatmap.pdf", "r2_vs_classes.pdf", "training_curves.pdf"),
+        axes=report(
+            directory("results/figures/axes"),
+            patterns=["{name}.png"],
+            category="Figures",
+            caption="../report/axes.rst",
+        ),
+    log:
+        "results/logs/figures.log",
+    params:
+        axes=extra_axes(),
+        bases=sweep_bases(),
+        code=CODE["figures"],
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/figures.py"

@@ -1,0 +1,35 @@
+"""Rule aggregate_probes: tidy per-model table, mean ± std summary (CSV + Markdown), all curves."""
+
+import pandas as pd
+
+from linid.io import atomic_path, read_json
+from linid.jobs import job_run, setup_logging
+from linid.tables import curves_table, markdown_table, summarize, tidy_table
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    index = {tuple(m): k for k, m in enumerate(smk.params.models)}
+    probes = [read_json(p) for p in smk.input.probes]
+    trains = [read_json(p) for p in smk.input.summaries]
+    curves = [pd.read_csv(p) for p in smk.input.curves]
+    rows = smk.params.rows
+    order = [index[(r["dataset_id"], r["method"], r["seed"])] for r in rows]
+    with job_run(smk.rule, {}, {"n_models": len(index), "n_rows": len(rows)}) as run:
+        table = tidy_table(rows, [probes[k] for k in order], [trains[k] for k in order])
+        summary = summarize(table)
+        run.set_tag("linid.upstream_run_ids", ",".join(table["probe_run_id"]))
+        for path, frame in ((smk.output.table, table), (smk.output.summary, summary)):
+            with atomic_path(path, ".csv") as tmp:
+                frame.to_csv(tmp, index=False)
+        with atomic_path(smk.output.markdown) as tmp:
+            tmp.write_text(markdown_table(summary))
+        with atomic_path(smk.output.curves, ".csv") as tmp:
+            curves_table(rows, [curves[k] for k in order]).to_csv(tmp, index=False)
+        run.log_metrics({"n_rows": len(table), "mean_r2_affine": float(table["r2_affine"].mean())})
+        for path in (smk.output.table, smk.output.summary, smk.output.markdown):
+            run.log_artifact(path)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,41 @@
+"""Rule figures: R² heatmap (d × |C|), R² vs |C| per d, training curves, one figure per extra axis."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from linid import plotting
+from linid.jobs import job_run, setup_logging
+
+DEDUP = ["method", "latent_dim", "n_classes", "kappa", "conditional", "cluster_prior", "label_noise", "data_seed", "seed"]
+
+
+def slice_sweeps(df: pd.DataFrame, bases: dict, keep: list[str]) -> pd.DataFrame:
+    """Rows of every sweep that vary only the ``keep`` axes around that sweep's base cell."""
+    parts = [plotting.select_base(df[df["experiment"] == name], base, keep) for name, base in bases.items()]
+    out = pd.concat(parts, ignore_index=True) if parts else df.iloc[:0]
+    return out.drop_duplicates(subset=DEDUP)
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    table = pd.read_csv(smk.input.table)
+    curves = pd.read_csv(smk.input.curves)
+    bases = smk.params.bases
+    out_dir = Path(smk.output.axes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with job_run(smk.rule, {}, {"axes": smk.params.axes}) as run:
+        grid = slice_sweeps(table, bases, ["latent_dim", "n_classes"])
+        written = plotting.heatmap(grid, Path(smk.output.heatmap).with_suffix(""))
+        written += plotting.metric_vs_classes(grid, Path(smk.output.vs_classes).with_suffix(""))
+        written += plotting.training_curves(curves, Path(smk.output.curves).with_suffix(""))
+        for axis in smk.params.axes:
+            part = slice_sweeps(table, bases, [axis])
+            written += plotting.metric_vs_axis(part, axis, out_dir / f"r2_vs_{axis}")
+        for path in written:
+            run.log_artifact(path)
+        run.log_metrics({"n_figures": len(written)})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake

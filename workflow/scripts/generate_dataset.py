@@ -1,0 +1,22 @@
+"""Rule generate_dataset: draw the fixed parts of the process and its held-out sets."""
+
+from linid.data import DGPConfig, make_process, save_dataset
+from linid.io import atomic_json
+from linid.jobs import job_run, setup_logging
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    cfg = DGPConfig(**smk.params.dgp)
+    with job_run(smk.rule, dict(smk.wildcards), {"dgp": smk.params.dgp, "n_eval": smk.params.n_eval}) as run:
+        process = make_process(cfg)
+        info = save_dataset(smk.output.data, process, smk.params.n_eval, smk.params.n_monitor)
+        run.log_metrics(
+            {f"condition_number_{k}": c for k, c in enumerate(info["condition_numbers"])}
+            | {"mixing_condition_number": info["mixing_condition_number"]}
+        )
+        atomic_json(smk.output.meta, {"config": smk.params.dgp, **info, "run_id": run.run_id})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake

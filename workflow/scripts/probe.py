@@ -1,0 +1,33 @@
+"""Rule probe: every metric of SPEC §3 on one model's stored features."""
+
+import numpy as np
+
+from linid.io import atomic_json
+from linid.jobs import job_run, setup_logging
+from linid.metrics import probe_metrics
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    with np.load(smk.input.features) as f:
+        arrays = {k: f[k] for k in f.files}
+    features_run = str(arrays["run_id"])
+    p = smk.params.probe
+    with job_run(smk.rule, dict(smk.wildcards), {"probe": p, "kappa": smk.params.kappa}, upstream=[features_run]) as run:
+        metrics = probe_metrics(
+            arrays["features"],
+            arrays["latents"],
+            kappa=smk.params.kappa,
+            beta=float(arrays["temperature"]),
+            n_affine=p["n_affine"],
+            n_linear=p["n_linear"],
+            w_rows=arrays["w_rows"],
+            w_targets=arrays["w_targets"],
+            knn_neighbors=p["knn_neighbors"],
+        )
+        run.log_metrics(metrics)
+        atomic_json(smk.output.probe, {"metrics": metrics, "run_id": run.run_id, "features_run_id": features_run})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,79 @@
+"""Rule train: online cross-entropy training of one (cell, method, seed); streams to MLflow."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from linid.data import load_dataset
+from linid.io import atomic_json, atomic_path, read_json
+from linid.jobs import job_run, setup_logging
+from linid.training import Interrupted, TrainConfig, pick_device, save_model, train
+
+log = logging.getLogger("linid.train")
+
+
+def main(smk) -> int:
+    setup_logging(smk.log[0])
+    torch.set_num_threads(smk.threads)
+    cfg = TrainConfig(**smk.params.train)
+    process, arrays = load_dataset(smk.input.data)
+    meta = read_json(smk.input.meta)
+    device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
+    label = f"train {smk.wildcards.data}/{smk.wildcards.method}/seed{smk.wildcards.seed}"
+    log.info("%s on %s (CUDA_VISIBLE_DEVICES=%s)", label, device, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    params = {"train": smk.params.train, "dgp": meta["config"], "device": str(device)}
+    with job_run(smk.rule, dict(smk.wildcards), params, upstream=[meta.get("run_id", "")]) as run:
+        if device.type == "cuda":
+            name = torch.cuda.get_device_name()
+            log.info("GPU: %s", name)
+            run.set_tag("linid.gpu_name", name)
+        monitor = (torch.from_numpy(arrays["monitor_x"]), torch.from_numpy(arrays["monitor_z"]))
+        try:
+            result = train(
+                process,
+                cfg,
+                monitor=monitor,
+                device=device,
+                checkpoint=Path(smk.params.checkpoint),
+                on_log=lambda step, m: run.log_metrics({k: v for k, v in m.items() if k != "step"}, step),
+                label=label,
+            )
+        except Interrupted as exc:
+            log.error("%s", exc)
+            run.set_tag("linid.interrupted", str(exc))
+            raise
+        if result.resumed_from:
+            run.set_tag("linid.resumed_from_step", str(result.resumed_from))
+        last = result.curve[-1]
+        monitor_r2 = [p["monitor_r2"] for p in result.curve if "monitor_r2" in p]
+        summary = {
+            "steps": cfg.steps,
+            "n_instances": process.cfg.n_instances,
+            "final_loss": last["loss"],
+            "final_monitor_r2": monitor_r2[-1] if monitor_r2 else float("nan"),
+            "seconds": result.seconds,
+            "resumed_from": result.resumed_from,
+            "device": result.device,
+            "temperature": float(result.head.temperature),
+            "run_id": run.run_id,
+            "dataset_run_id": meta.get("run_id", ""),
+        }
+        run.log_metrics({"train_seconds": result.seconds, "steps_per_second": (cfg.steps - result.resumed_from) / max(result.seconds, 1e-9)}, cfg.steps)
+        save_model(smk.output.model, result, {**smk.params.train, "latent_dim": process.cfg.latent_dim})
+        with atomic_path(smk.output.curve, ".csv") as tmp:
+            pd.DataFrame(result.curve).to_csv(tmp, index=False)
+        atomic_json(smk.output.summary, summary)
+        run.log_artifact(smk.output.curve)
+    Path(smk.params.checkpoint).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(snakemake))  # noqa: F821 - injected by Snakemake
+    except Interrupted:
+        sys.exit(143)
