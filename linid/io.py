@@ -40,8 +40,8 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None], suffix: str =
 
 def atomic_savez(path: str | Path, **arrays: np.ndarray) -> None:
     """np.savez_compressed, atomically."""
-    with atomic_path(path, ".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:  # a handle: no ".npz" appended
+        np.savez_compressed(fh, **arrays)
 
 
 def atomic_json(path: str | Path, obj: Any) -> None:

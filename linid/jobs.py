@@ -32,11 +32,15 @@ def setup_logging(log_path: str | Path | None) -> None:
 
 
 def job_run(
-    rule: str, wildcards: dict[str, Any], params: dict[str, Any], upstream: list[str] | None = None
+    rule: str,
+    wildcards: dict[str, Any],
+    params: dict[str, Any],
+    upstream: list[str] | None = None,
+    live: bool = False,
 ) -> JobRun:
-    """The MLflow run of one job (see ``linid.tracking.JobRun``)."""
+    """The MLflow run of one job (see ``linid.tracking.JobRun``); ``live`` streams while it runs."""
     wc = {k: str(v) for k, v in wildcards.items()}
-    return JobRun(rule, wc, params, upstream=upstream)
+    return JobRun(rule, wc, params, upstream=upstream, live=live)
 
 
 def wildcards_dict(wildcards: Any) -> dict[str, str]:

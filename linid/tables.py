@@ -30,7 +30,7 @@ METRICS = [
     "r2_knn",
 ]
 EXTRA = ["sv_min", "sv_max", "final_loss", "final_monitor_r2", "train_seconds", "device"]
-RUN_IDS = ["dataset_run_id", "train_run_id", "features_run_id", "probe_run_id", "dataset_id"]
+RUN_IDS = ["dataset_uid", "train_uid", "features_uid", "probe_uid", "train_run_id", "dataset_id"]
 
 
 def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.DataFrame:
@@ -48,10 +48,11 @@ def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.D
             final_monitor_r2=tr.get("final_monitor_r2", np.nan),
             train_seconds=tr["seconds"],
             device=tr["device"],
-            dataset_run_id=tr.get("dataset_run_id", ""),
+            dataset_uid=tr["dataset_uid"],
+            train_uid=tr["job_uid"],
+            features_uid=probe["features_uid"],
+            probe_uid=probe["job_uid"],
             train_run_id=tr.get("run_id", ""),
-            features_run_id=probe.get("features_run_id", ""),
-            probe_run_id=probe.get("run_id", ""),
         )
         records.append(rec)
     df = pd.DataFrame.from_records(records)

@@ -1,11 +1,21 @@
 """MLflow tracking for pipeline jobs: one run per job, tagged so a figure can be walked back to training.
 
 Design (README "Tracking"): every job writes its numbers to its own output files first; MLflow is
-a mirror. Calls to the store are retried with backoff (SQLite "database is locked", a restarting
-server); metrics are buffered and sent in batches. If the store is still unreachable when the job
-ends, the whole run (params, tags, metrics, artifacts) is written as a journal under
-``<pending_dir>/`` and replayed later by ``replay_pending`` (the Snakefile does so on success), so a
-tracking outage never fails a training job or loses a metric.
+a mirror. Two modes per job:
+
+* live (training): the run is opened at job start and metrics stream to the store while the job
+  runs (live curves). Calls are retried with backoff (SQLite "database is locked", a restarting
+  server) and metrics are buffered and sent in batches.
+* journal (short jobs: datasets, features, probes, tables, figures): the job writes its run
+  (params, tags, metrics, artifacts) as a JSON journal under ``<pending_dir>/`` without importing
+  MLflow, and the workflow's main process writes all journals to the store in one batch
+  (``replay_pending``, on success and on error). This saves ~4 s of MLflow start-up per job and
+  keeps a single writer on SQLite.
+
+A live run whose store is unreachable at the end falls back to a journal too, so a tracking outage
+never fails a training job or loses a metric. Every run carries a locally generated
+``linid.job_uid``; downstream jobs name their upstream uids, resolved to MLflow run ids
+(``linid.upstream_run_ids``) when the journals are written.
 
 A rerun of the same job (same rule and wildcards = same ``linid.job_key`` tag) supersedes the older
 runs: they are tagged ``linid.superseded_by`` and moved to MLflow's "deleted" lifecycle stage (hidden
@@ -22,6 +32,7 @@ import random
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,7 +109,7 @@ def ensure_experiment(uri: str, name: str) -> str:
                 client.restore_experiment(exp.experiment_id)
             return exp.experiment_id
         try:
-            return client.create_experiment(name)
+            return client.create_experiment(name, artifact_location=artifact_location(uri))
         except Exception:
             exp = client.get_experiment_by_name(name)  # created by a concurrent job
             if exp is None:
@@ -106,6 +117,13 @@ def ensure_experiment(uri: str, name: str) -> str:
             return exp.experiment_id
 
     return retry(go, what="create experiment")
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store live next to it (``<db folder>/mlartifacts``); servers choose their own."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
+    return None
 
 
 def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = None) -> dict[str, str]:
@@ -118,7 +136,7 @@ def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = 
         "linid.config_hash": os.environ.get(ENV_CONFIG_HASH, "unknown"),
         "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
         "linid.host": socket.gethostname(),
-        "linid.upstream_run_ids": ",".join(u for u in (upstream or []) if u),
+        "linid.upstream_uids": ",".join(u for u in (upstream or []) if u),
         "mlflow.runName": key,
     }
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "CUDA_VISIBLE_DEVICES"):
@@ -157,14 +175,18 @@ class JobRun:
         experiment: str | None = None,
         pending_dir: str | Path | None = None,
         flush_seconds: float = 10.0,
+        live: bool = False,
     ):
         self.uri = uri or os.environ.get(ENV_URI) or sqlite_uri("results/mlflow.db")
         self.experiment = experiment or os.environ.get(ENV_EXPERIMENT, "linid")
         self.pending_dir = Path(pending_dir or os.environ.get(ENV_PENDING, "results/.mlflow_pending"))
         self.disabled = os.environ.get(ENV_DISABLED) == "1"
+        self.uid = uuid.uuid4().hex
         self.tags = job_tags(rule, wildcards, upstream)
+        self.tags["linid.job_uid"] = self.uid
         self.params = _flatten(params or {})
         self.flush_seconds = flush_seconds
+        self.live = live
         self.run_id: str = ""
         self._buffer: list[tuple[str, float, int, int]] = []
         self._journal_metrics: list[tuple[str, float, int, int]] = []
@@ -174,7 +196,7 @@ class JobRun:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> JobRun:
-        if self.disabled:
+        if self.disabled or not self.live:
             return self
         try:
             self._start()
@@ -189,6 +211,9 @@ class JobRun:
             return
         if exc_type is not None:
             self.tags["linid.error"] = f"{exc_type.__name__}: {exc}"[:5000]
+        if not self.live:
+            self._write_journal(status)
+            return
         try:
             if not self._online:
                 self._start()
@@ -267,7 +292,7 @@ class JobRun:
         from linid.io import atomic_json
 
         key = hashlib.sha1(self.tags["linid.job_key"].encode()).hexdigest()[:16]
-        path = self.pending_dir / f"{int(time.time())}-{key}.json"
+        path = self.pending_dir / f"{time.time():.6f}-{key}.json"
         atomic_json(
             path,
             {
@@ -281,7 +306,8 @@ class JobRun:
                 "partial_run_id": self.run_id,
             },
         )
-        log.error("MLflow journal written to %s (replayed by the next successful workflow run)", path)
+        if self.live:
+            log.error("MLflow journal written to %s (sent by the workflow's main process)", path)
 
 
 def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
@@ -303,33 +329,62 @@ def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
 
 
 def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
-    """Send journals written during a tracking outage to the store; returns how many were replayed."""
+    """Write the journals under ``pending_dir`` to the store (oldest first), then link upstream runs.
+
+    Returns how many journals were written. A journal is deleted only after its run is complete.
+    """
     from mlflow.entities import Metric, Param, RunTag
 
     pending = Path(pending_dir)
+    paths = sorted(pending.glob("*.json"), key=lambda p: float(p.name.split("-")[0]))
+    experiments: set[tuple[str, str]] = set()
     n = 0
-    for path in sorted(pending.glob("*.json")):
+    for path in paths:
         j = json.loads(path.read_text())
-        target = uri or j["uri"]
+        target = uri or os.environ.get(ENV_URI) or j["uri"]
         client = _client(target)
-        exp_id = ensure_experiment(target, j["experiment"])
-        run_id = client.create_run(exp_id, tags=j["tags"]).info.run_id
-        client.log_batch(run_id, params=[Param(k, v) for k, v in j["params"].items()])
+        exp_id = retry(lambda: ensure_experiment(target, j["experiment"]))
+        run_id = retry(lambda: client.create_run(exp_id, tags=j["tags"]).info.run_id)
+        params = [Param(k, v) for k, v in j["params"].items()]
+        for i in range(0, len(params), 100):
+            retry(lambda c=params[i : i + 100]: client.log_batch(run_id, params=c))
         metrics = [Metric(k, v, ts, s) for k, v, ts, s in j["metrics"]]
         for i in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[i : i + 1000])
-        client.log_batch(run_id, tags=[RunTag("linid.replayed_from", path.name)])
+            retry(lambda c=metrics[i : i + 1000]: client.log_batch(run_id, metrics=c))
         for art in j["artifacts"]:
             if Path(art).exists():
-                client.log_artifact(run_id, art)
-        client.set_terminated(run_id, j["status"])
-        if j["partial_run_id"]:
+                retry(lambda a=art: client.log_artifact(run_id, a))
+        retry(lambda: client.set_terminated(run_id, j["status"]))
+        if j.get("partial_run_id"):
             try:
                 client.delete_run(j["partial_run_id"])
             except Exception:
                 pass
         if j["status"] == "FINISHED":
-            supersede(target, j["experiment"], j["tags"]["linid.job_key"], run_id)
+            retry(lambda: supersede(target, j["experiment"], j["tags"]["linid.job_key"], run_id))
+        experiments.add((target, j["experiment"]))
         path.unlink()
         n += 1
+    for target, name in experiments:
+        retry(lambda: link_upstream(target, name))
+    return n
+
+
+def link_upstream(uri: str, experiment: str) -> int:
+    """Set ``linid.upstream_run_ids`` on runs whose upstream uids are not yet resolved to run ids."""
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    runs = client.search_runs([exp.experiment_id], max_results=50000)
+    by_uid = {r.data.tags.get("linid.job_uid"): r.info.run_id for r in runs}
+    n = 0
+    for r in runs:
+        uids = [u for u in r.data.tags.get("linid.upstream_uids", "").split(",") if u]
+        if not uids or r.data.tags.get("linid.upstream_run_ids"):
+            continue
+        ids = [by_uid.get(u, "") for u in uids]
+        if all(ids):
+            client.set_tag(r.info.run_id, "linid.upstream_run_ids", ",".join(ids))
+            n += 1
     return n

@@ -36,12 +36,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ.setdefault(
     "MLFLOW_TRACKING_URI",
-    config["tracking"]["uri"] or sqlite_uri(os.path.join(workflow.basedir, "results/mlflow.db")),
+    config["tracking"]["uri"] or sqlite_uri("results/mlflow.db"),
 )
 os.environ["LINID_EXPERIMENT"] = config["name"]
 os.environ["LINID_CONFIG_HASH"] = config_hash(config)
 os.environ.setdefault("LINID_GIT_COMMIT", git_commit(workflow.basedir))
-os.environ.setdefault("LINID_MLFLOW_PENDING", os.path.join(workflow.basedir, "results/.mlflow_pending"))
+os.environ.setdefault("LINID_MLFLOW_PENDING", os.path.abspath("results/.mlflow_pending"))
 if not config["tracking"]["enabled"]:
     os.environ["LINID_TRACKING_DISABLED"] = "1"
 
@@ -58,8 +58,15 @@ onsuccess:
         from linid.tracking import replay_pending
 
         n = replay_pending(os.environ["LINID_MLFLOW_PENDING"])
-        if n:
-            print(f"linid: replayed {n} MLflow journal(s) written during a tracking outage")
+        print(f"linid: wrote {n} job run(s) to MLflow at {os.environ['MLFLOW_TRACKING_URI']}")
+
+
+onerror:
+    if config["tracking"]["enabled"]:
+        from linid.tracking import replay_pending
+
+        n = replay_pending(os.environ["LINID_MLFLOW_PENDING"])
+        print(f"linid: wrote {n} job run(s) to MLflow at {os.environ['MLFLOW_TRACKING_URI']}")
 
 
 # -- library code each stage depends on: a change reruns that stage (params are tracked) ---------

@@ -15,10 +15,10 @@ def main(smk) -> None:
     curves = [pd.read_csv(p) for p in smk.input.curves]
     rows = smk.params.rows
     order = [index[(r["dataset_id"], r["method"], r["seed"])] for r in rows]
-    with job_run(smk.rule, {}, {"n_models": len(index), "n_rows": len(rows)}) as run:
+    upstream = [p["job_uid"] for p in probes]
+    with job_run(smk.rule, {}, {"n_models": len(index), "n_rows": len(rows)}, upstream=upstream) as run:
         table = tidy_table(rows, [probes[k] for k in order], [trains[k] for k in order])
         summary = summarize(table)
-        run.set_tag("linid.upstream_run_ids", ",".join(table["probe_run_id"]))
         for path, frame in ((smk.output.table, table), (smk.output.summary, summary)):
             with atomic_path(path, ".csv") as tmp:
                 frame.to_csv(tmp, index=False)

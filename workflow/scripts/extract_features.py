@@ -17,7 +17,7 @@ def main(smk) -> None:
     train_summary = read_json(smk.input.summary)
     dcfg = process.cfg
     n_out = n_outputs_for(smk.params.method, dcfg.n_classes, dcfg.n_instances)
-    with job_run(smk.rule, dict(smk.wildcards), {"method": smk.params.method}, upstream=[train_summary["run_id"]]) as run:
+    with job_run(smk.rule, dict(smk.wildcards), {"method": smk.params.method}, upstream=[train_summary["job_uid"]]) as run:
         encoder, head, _ = load_model(smk.input.model, dcfg.latent_dim, n_out)
         encoder.to(pick_device())
         with torch.no_grad():
@@ -26,8 +26,8 @@ def main(smk) -> None:
         atomic_savez(
             smk.output.features,
             **out,
-            run_id=np.asarray(run.run_id),
-            train_run_id=np.asarray(train_summary["run_id"]),
+            job_uid=np.asarray(run.uid),
+            train_uid=np.asarray(train_summary["job_uid"]),
         )
 
 

@@ -15,7 +15,7 @@ def main(smk) -> None:
             {f"condition_number_{k}": c for k, c in enumerate(info["condition_numbers"])}
             | {"mixing_condition_number": info["mixing_condition_number"]}
         )
-        atomic_json(smk.output.meta, {"config": smk.params.dgp, **info, "run_id": run.run_id})
+        atomic_json(smk.output.meta, {"config": smk.params.dgp, **info, "job_uid": run.uid})
 
 
 if __name__ == "__main__":

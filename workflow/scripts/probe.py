@@ -11,9 +11,9 @@ def main(smk) -> None:
     setup_logging(smk.log[0])
     with np.load(smk.input.features) as f:
         arrays = {k: f[k] for k in f.files}
-    features_run = str(arrays["run_id"])
+    features_uid = str(arrays["job_uid"])
     p = smk.params.probe
-    with job_run(smk.rule, dict(smk.wildcards), {"probe": p, "kappa": smk.params.kappa}, upstream=[features_run]) as run:
+    with job_run(smk.rule, dict(smk.wildcards), {"probe": p, "kappa": smk.params.kappa}, upstream=[features_uid]) as run:
         metrics = probe_metrics(
             arrays["features"],
             arrays["latents"],
@@ -26,7 +26,7 @@ def main(smk) -> None:
             knn_neighbors=p["knn_neighbors"],
         )
         run.log_metrics(metrics)
-        atomic_json(smk.output.probe, {"metrics": metrics, "run_id": run.run_id, "features_run_id": features_run})
+        atomic_json(smk.output.probe, {"metrics": metrics, "job_uid": run.uid, "features_uid": features_uid})
 
 
 if __name__ == "__main__":

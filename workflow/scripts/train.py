@@ -26,7 +26,7 @@ def main(smk) -> int:
     label = f"train {smk.wildcards.data}/{smk.wildcards.method}/seed{smk.wildcards.seed}"
     log.info("%s on %s (CUDA_VISIBLE_DEVICES=%s)", label, device, os.environ.get("CUDA_VISIBLE_DEVICES"))
     params = {"train": smk.params.train, "dgp": meta["config"], "device": str(device)}
-    with job_run(smk.rule, dict(smk.wildcards), params, upstream=[meta.get("run_id", "")]) as run:
+    with job_run(smk.rule, dict(smk.wildcards), params, upstream=[meta["job_uid"]], live=True) as run:
         if device.type == "cuda":
             name = torch.cuda.get_device_name()
             log.info("GPU: %s", name)
@@ -59,8 +59,9 @@ def main(smk) -> int:
             "resumed_from": result.resumed_from,
             "device": result.device,
             "temperature": float(result.head.temperature),
+            "job_uid": run.uid,
             "run_id": run.run_id,
-            "dataset_run_id": meta.get("run_id", ""),
+            "dataset_uid": meta["job_uid"],
         }
         run.log_metrics({"train_seconds": result.seconds, "steps_per_second": (cfg.steps - result.resumed_from) / max(result.seconds, 1e-9)}, cfg.steps)
         save_model(smk.output.model, result, {**smk.params.train, "latent_dim": process.cfg.latent_dim})
