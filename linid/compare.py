@@ -127,7 +127,9 @@ def _r2_uniform(y_true: Array, y_pred: Array) -> float:
     ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
     ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
     safe = ss_tot > 0.0
-    r2 = np.where(safe, 1.0 - ss_res / np.where(safe, ss_tot, 1.0), np.where(ss_res == 0.0, 1.0, 0.0))
+    r2 = np.where(
+        safe, 1.0 - ss_res / np.where(safe, ss_tot, 1.0), np.where(ss_res == 0.0, 1.0, 0.0)
+    )
     return float(np.mean(r2))
 
 

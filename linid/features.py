@@ -37,5 +37,5 @@ def extract(encoder: Encoder, head: Head, process: GenerativeProcess, method: st
         "instance": eval_arrays["eval_instance"],
         "w_rows": head.weight.detach().cpu().numpy(),
         "w_targets": head_targets(process, method),
-        "temperature": np.asarray(float(head.temperature)),
+        "temperature": np.asarray(float(head.temperature.detach())),
     }

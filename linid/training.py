@@ -46,6 +46,7 @@ class TrainConfig:
     eval_every: int = 1000
     checkpoint_every: int = 5000
     chunk_steps: int = 32
+    bn_batches: int = 20
 
 
 class NonFiniteLoss(RuntimeError):
@@ -107,6 +108,40 @@ def affine_r2(features: torch.Tensor, targets: torch.Tensor) -> float:
     ss_res = (t[n:] - pred).square().sum(0)
     ss_tot = (t[n:] - t[n:].mean(0)).square().sum(0)
     return float((1 - ss_res / ss_tot).mean())
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(encoder: Encoder, x_batches: list[torch.Tensor]) -> None:
+    """Precise BN: replace running statistics by the exact average over the given batches."""
+    bns = [m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    if not bns or not x_batches:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    was_training = encoder.training
+    encoder.train()
+    for x in x_batches:
+        encoder(x)
+    for m, mom in zip(bns, momenta, strict=True):
+        m.momentum = mom
+    encoder.train(was_training)
+
+
+def calibrated_copy(
+    encoder: Encoder, process: GenerativeProcess, cfg: "TrainConfig", seed: int
+) -> Encoder:
+    """A copy of the encoder in eval mode with precise-BN statistics from fresh draws (own RNG stream)."""
+    import copy
+
+    enc = copy.deepcopy(encoder)
+    if cfg.bn_batches > 0:
+        device = next(enc.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        batches = [process.sample(cfg.batch_size, gen).x for _ in range(cfg.bn_batches)]
+        recalibrate_batchnorm(enc, batches)
+    return enc.eval()
 
 
 @dataclass
@@ -182,7 +217,7 @@ def train(
     head.to(device)
     proc = process.to(device)
     params = list(encoder.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)  # one kernel per step for all tensors
     gen = torch.Generator(device=device).manual_seed(
         (dcfg.seed * 1_000_003 + cfg.seed) * 7919 + 3
     )
@@ -265,12 +300,12 @@ def train(
                     )
                 point = {"step": done, "loss": float(losses.mean())}
                 if mon_x is not None and (done % cfg.eval_every == 0 or last):
-                    encoder.eval()
+                    enc_eval = calibrated_copy(encoder, proc, cfg, seed=done)
                     with torch.no_grad():
-                        point["monitor_r2"] = affine_r2(encoder(mon_x), mon_z)
-                    encoder.train()
+                        point["monitor_r2"] = affine_r2(enc_eval(mon_x), mon_z)
+                    del enc_eval
                 if cfg.learn_temperature:
-                    point["temperature"] = float(head.temperature)
+                    point["temperature"] = float(head.temperature.detach())
                 point["seconds"] = time.perf_counter() - t0
                 curve.append(point)
                 if on_log is not None:
@@ -287,6 +322,8 @@ def train(
                 write_checkpoint(done)
     if cfg.normalize_w:
         head.normalize_rows()
+    # final encoder: eval mode with precise-BN statistics (same draws as the last monitor point)
+    encoder = calibrated_copy(encoder, proc, cfg, seed=cfg.steps)
     seconds = time.perf_counter() - t0
     return TrainResult(encoder, head, curve, cfg.steps, start, seconds, str(device))
 

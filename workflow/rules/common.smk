@@ -106,7 +106,7 @@ def train_params(wildcards):
     """TrainConfig fields of one model."""
     t = SIM["train"]
     keys = ("steps", "batch_size", "lr", "normalize_w", "temperature", "learn_temperature")
-    keys += ("log_every", "eval_every", "checkpoint_every", "chunk_steps")
+    keys += ("log_every", "eval_every", "checkpoint_every", "chunk_steps", "bn_batches")
     return {"method": wildcards.method, "seed": int(wildcards.seed), **{k: t[k] for k in keys}}
 
 

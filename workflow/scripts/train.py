@@ -58,7 +58,7 @@ def main(smk) -> int:
             "seconds": result.seconds,
             "resumed_from": result.resumed_from,
             "device": result.device,
-            "temperature": float(result.head.temperature),
+            "temperature": float(result.head.temperature.detach()),
             "job_uid": run.uid,
             "run_id": run.run_id,
             "dataset_uid": meta["job_uid"],

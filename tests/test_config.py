@@ -1,0 +1,107 @@
+"""Config contract: sweep expansion, and one clear message per malformed config."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from linid.config import ConfigError, check_config, expand, load_schema, sweep_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+GOOD = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_and_presets_are_valid():
+    check_config(GOOD, SCHEMA)
+    for preset in sorted((ROOT / "configs").glob("*.yaml")):
+        check_config(yaml.safe_load(preset.read_text()), SCHEMA)
+
+
+def test_grid_expansion_counts_and_dedup():
+    sim = {
+        "sweeps": {
+            "a": {"design": "grid", "axes": {"latent_dim": [2, 5], "n_classes": [5, 20, 100]}, "methods": ["supervised", "diet"], "seeds": [0, 1]},
+            "b": {"design": "grid", "axes": {"latent_dim": [2], "n_classes": [5]}, "methods": ["supervised"], "seeds": [0]},
+        }
+    }
+    specs = expand(sim)
+    assert len(specs) == 2 * 3 * 2 * 2 + 1
+    assert len({s.key for s in specs}) == 24  # sweep b's model is one of sweep a's
+    assert {s.cell.kappa for s in specs} == {10.0}
+
+
+def test_one_factor_expansion():
+    sweep = {
+        "design": "one_factor",
+        "base": {"latent_dim": 10, "n_classes": 100},
+        "axes": {"latent_dim": [5, 10, 20], "kappa": [5, 10, 50]},
+    }
+    cells = sweep_cells(sweep)
+    # base + 2 new d values + 2 new kappa values (the base values are not repeated)
+    assert len(cells) == 5
+    assert all(c["n_classes"] == 100 for c in cells)
+    assert sum(c["latent_dim"] != 10 and c["kappa"] != 10 for c in cells) == 0
+
+
+def _set(cfg, path, value):
+    cfg = copy.deepcopy(cfg)
+    node = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    if value is _DELETE:
+        node.pop(keys[-1])
+    else:
+        node[keys[-1]] = value
+    return cfg
+
+
+_DELETE = object()
+S = "simulation.sweeps.demo"
+
+BAD = [
+    (f"{S}.axes.laten_dim", [2], "unknown key(s) 'laten_dim'"),
+    ("simulation.trian", {}, "unknown key(s) 'trian'"),
+    ("nmae", "x", "unknown key(s) 'nmae'"),
+    (f"{S}.axes.latent_dim", [1, 5], "latent_dim[0] = 1"),
+    (f"{S}.axes.latent_dim", [], "latent_dim = []"),
+    (f"{S}.axes.latent_dim", [2, 2], "no duplicates"),
+    (f"{S}.axes.latent_dim", ["five"], "latent_dim[0] = 'five'"),
+    (f"{S}.axes.latent_dim", [2.5], "latent_dim[0] = 2.5"),
+    (f"{S}.axes.n_classes", [1], "n_classes[0] = 1"),
+    (f"{S}.axes.kappa", [0], "kappa[0] = 0"),
+    (f"{S}.axes.kappa", [-1.0], "kappa[0] = -1.0"),
+    (f"{S}.axes.label_noise", [1.5], "label_noise[0] = 1.5"),
+    (f"{S}.axes.label_noise", [-0.1], "label_noise[0] = -0.1"),
+    (f"{S}.axes.conditional", ["cauchy"], "one of 'vmf', 'laplace', 'normal'"),
+    (f"{S}.axes.cluster_prior", ["gauss"], "one of 'uniform', 'laplace', 'normal'"),
+    (f"{S}.methods", ["simclr"], "one of 'supervised', 'diet'"),
+    (f"{S}.methods", [], "methods = []"),
+    (f"{S}.seeds", [0.5], "seeds[0] = 0.5"),
+    (f"{S}.seeds", ["a"], "seeds[0] = 'a'"),
+    (f"{S}.seeds", [1, 1], "no duplicates"),
+    (f"{S}.seeds", _DELETE, "'seeds' is a required property"),
+    (f"{S}.design", "random", "one of 'grid', 'one_factor'"),
+    ("simulation.train.steps", 0, "steps = 0"),
+    ("simulation.train.steps", 1.5, "steps = 1.5"),
+    ("simulation.train.steps", "1000", "steps = '1000'"),
+    ("simulation.train.lr", -1, "lr = -1"),
+    ("simulation.train.batch_size", 0, "batch_size = 0"),
+    ("simulation.data.n_instances", 10, "larger than simulation.data.n_instances = 10"),
+    ("simulation.data.n_eval", 100, "must be >= probe.n_affine + probe.n_linear"),
+    ("simulation.sweeps", {}, "sweeps = {}"),
+    ("name", "bad name/x", "name = 'bad name/x'"),
+]
+
+
+@pytest.mark.parametrize("path,value,msg", BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
+def test_malformed_config_gives_one_clear_message(path, value, msg):
+    cfg = _set(GOOD, path, value)
+    with pytest.raises(ConfigError) as exc:
+        check_config(cfg, SCHEMA)
+    text = str(exc.value)
+    assert msg in text, text
+    # the message names the offending key
+    assert path.split(".")[-1].replace("laten_dim", "axes").replace("trian", "simulation") in text or "unknown" in text

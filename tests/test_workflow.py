@@ -1,0 +1,205 @@
+"""End to end: the real Snakefile on a tiny config in a temporary copy of the repository.
+
+Checks every output, the tidy table, the MLflow runs and tags, and what reruns after each kind of
+change (params, training budget, a new sweep value, library code, plotting code, README).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+COPY = ["Snakefile", "config.yaml", "workflow", "linid", "envs", "configs", "README.md", "slurm"]
+
+
+def make_checkout(dest: Path) -> Path:
+    """A copy of the workflow (not the results) in which the test may edit code."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def smk(repo: Path, *args: str, config: Path | None = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
+    cmd = SNAKEMAKE + ["--cores", "2", "--configfile", str(config or repo / "tiny.yaml"), *args]
+    e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    e.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=e, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def planned_jobs(repo: Path, config: Path | None = None) -> dict[str, int]:
+    """Jobs a dry run would execute, per rule (parsed from Snakemake's job stats table)."""
+    proc = smk(repo, "--dry-run", config=config)
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:")[1]
+    jobs = {}
+    for line in stats.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    r = make_checkout(tmp_path_factory.mktemp("linid"))
+    shutil.copy2(TINY, r / "tiny.yaml")
+    t0 = time.perf_counter()
+    proc = smk(r)
+    (r / "first_run.log").write_text(proc.stdout + proc.stderr + f"\nwall {time.perf_counter() - t0:.1f}s\n")
+    return r
+
+
+def _runs(repo: Path, deleted: bool = False) -> pd.DataFrame:
+    import mlflow
+    from mlflow.entities import ViewType
+
+    mlflow.set_tracking_uri("sqlite:///" + str(repo / "results" / "mlflow.db"))
+    view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
+    return mlflow.search_runs(experiment_names=["tiny"], run_view_type=view, max_results=10000)
+
+
+N_MODELS = 2 * 2 * 2  # 2 cells × 2 methods × 2 seeds
+N_JOBS = 2 + 3 * N_MODELS + 2  # datasets, train/features/probe per model, aggregate, figures
+
+
+def test_outputs_and_tidy_table(repo):
+    res = repo / "results"
+    table = pd.read_csv(res / "tables" / "probes.csv")
+    required = (
+        "experiment, method, latent_dim, n_classes, kappa, conditional, cluster_prior, label_noise, seed, "
+        "steps, r2_affine, r2_linear, mae_sv, r2_w_v, mcc_pearson, mcc_spearman"
+    ).split(", ")
+    assert set(required) <= set(table.columns)
+    assert len(table) == N_MODELS
+    assert len(table.drop_duplicates(["latent_dim", "n_classes", "method", "seed"])) == N_MODELS
+    assert table["r2_affine"].between(-1, 1).all() and table["steps"].eq(40).all()
+    assert table["r2_w_v"][table.method == "diet"].notna().all()  # 64 rows of W: enough to fit
+    summary = pd.read_csv(res / "tables" / "probes_summary.csv")
+    assert len(summary) == 4 and summary["n_seeds"].eq(2).all()
+    md = (res / "tables" / "probes_summary.md").read_text()
+    assert "±" in md and md.count("\n") == 2 + 4
+    curves = pd.read_csv(res / "tables" / "curves.csv")
+    assert set(curves["step"]) == {10, 20, 30, 40}
+    for name in ("r2_heatmap", "r2_vs_classes", "training_curves"):
+        assert (res / "figures" / f"{name}.png").stat().st_size > 5000
+        assert (res / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+    for rule in ("generate_dataset", "train", "extract_features", "probe"):
+        assert list((res / "logs" / rule).rglob("*.log")), rule
+    # checkpoints are removed once the declared outputs exist
+    assert not list((res / "checkpoints").rglob("*.ckpt"))
+
+
+def test_mlflow_one_run_per_job_with_tags(repo):
+    runs = _runs(repo)
+    assert len(runs) == N_JOBS, runs["tags.linid.rule"].value_counts()
+    assert runs["status"].eq("FINISHED").all()
+    counts = runs["tags.linid.rule"].value_counts().to_dict()
+    assert counts == {"generate_dataset": 2, "train": 8, "extract_features": 8, "probe": 8, "aggregate_probes": 1, "figures": 1}
+    for tag in ("rule", "wildcards", "config_hash", "git_commit", "host", "job_uid", "job_key"):
+        assert runs[f"tags.linid.{tag}"].notna().all(), tag
+    # every job but the datasets links to its upstream run ids, which exist
+    ids = set(runs["run_id"])
+    linked = runs[runs["tags.linid.rule"] != "generate_dataset"]
+    for value in linked["tags.linid.upstream_run_ids"]:
+        assert value and set(value.split(",")) <= ids
+    train = runs[runs["tags.linid.rule"] == "train"]
+    assert train["metrics.monitor_r2"].notna().all() and train["metrics.loss"].notna().all()
+    # a figure walks back to training: figures → aggregate → probes → features → train
+    table = pd.read_csv(repo / "results" / "tables" / "probes.csv")
+    assert set(table["train_run_id"]) == set(train["run_id"])
+
+
+def test_report_is_generated(repo):
+    smk(repo, "--report", "report.html")
+    assert (repo / "report.html").stat().st_size > 10000
+
+
+def test_nothing_to_do_when_nothing_changed(repo):
+    assert planned_jobs(repo) == {}
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + "\n<!-- a comment -->\n")
+    assert planned_jobs(repo) == {}
+
+
+def _with(repo: Path, name: str, edit) -> Path:
+    cfg = yaml.safe_load((repo / "tiny.yaml").read_text())
+    edit(cfg)
+    path = repo / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_probe_setting_reruns_only_probes_and_below(repo):
+    cfg = _with(repo, "probe.yaml", lambda c: c["simulation"]["probe"].update(knn_neighbors=5))
+    assert planned_jobs(repo, cfg) == {"probe": N_MODELS, "aggregate_probes": 1, "figures": 1, "all": 1}
+
+
+def test_training_budget_reruns_training_not_data(repo):
+    cfg = _with(repo, "steps.yaml", lambda c: c["simulation"]["train"].update(steps=50))
+    jobs = planned_jobs(repo, cfg)
+    assert "generate_dataset" not in jobs
+    assert jobs["train"] == jobs["extract_features"] == jobs["probe"] == N_MODELS
+    cfg = _with(repo, "lr.yaml", lambda c: c["simulation"]["train"].update(lr=0.002))
+    assert planned_jobs(repo, cfg)["train"] == N_MODELS
+
+
+def test_new_sweep_value_runs_only_new_cells(repo):
+    cfg = _with(repo, "more.yaml", lambda c: c["simulation"]["sweeps"]["tiny"]["axes"].update(latent_dim=[2, 3, 4]))
+    jobs = planned_jobs(repo, cfg)
+    assert jobs["generate_dataset"] == 1 and jobs["train"] == 4 and jobs["probe"] == 4
+    assert jobs["aggregate_probes"] == 1
+
+
+def test_library_code_change_reruns_its_stage(repo):
+    models = repo / "linid" / "models.py"
+    original = models.read_text()
+    try:
+        models.write_text(original + "\n# a comment changes nothing\n")
+        assert planned_jobs(repo) == {}
+        models.write_text(original + "\n\ndef _unused() -> int:\n    return 1\n")
+        jobs = planned_jobs(repo)
+        assert "generate_dataset" not in jobs and jobs["train"] == N_MODELS
+    finally:
+        models.write_text(original)
+    plotting = repo / "linid" / "plotting.py"
+    original = plotting.read_text()
+    try:
+        plotting.write_text(original + "\n\nDPI_EXTRA = 1\n")
+        assert planned_jobs(repo) == {"figures": 1, "all": 1}
+    finally:
+        plotting.write_text(original)
+
+
+def test_rerun_supersedes_old_mlflow_run(repo):
+    target = "results/sim/probes/d2_C8_k10_vmf_uniform_p0_s0/supervised/seed0.json"
+    smk(repo, "--forcerun", "probe", "--allowed-rules", "probe", "--", target)
+    runs = _runs(repo)
+    key = runs["tags.linid.job_key"].str.contains("probe:data=d2_C8_k10_vmf_uniform_p0_s0,method=supervised,seed=0")
+    assert key.sum() == 1  # one live run for the job
+    old = _runs(repo, deleted=True)
+    sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_k10_vmf_uniform_p0_s0,method=supervised,seed=0", na=False)]
+    assert len(sup) == 2 and sup["tags.linid.superseded_by"].notna().sum() == 1
