@@ -1,13 +1,27 @@
 # linid: linear identifiability of cross-entropy-trained representations, as one declarative sweep.
 # Usage: `snakemake --cores 2` (laptop demo), `snakemake --profile slurm` (cluster),
 #        `snakemake --configfile configs/paper_supervised.yaml --profile slurm` (paper presets).
+import sys
+
 from snakemake.utils import min_version
+
+sys.path.insert(0, workflow.basedir)
 
 min_version("9.0")
 
 
-# The embedded default; a preset passed with --configfile replaces it instead of merging into it.
-if not workflow.overwrite_configfiles:
+# The embedded default; a preset (--config preset=NAME, or --configfile FILE) replaces it instead
+# of merging into it.
+PRESET = workflow.config_settings.overwrite_config.get("preset")
+if PRESET is not None:
+    from linid.config import ConfigError, load_preset
+
+    try:
+        config.clear()
+        config.update(load_preset(workflow.basedir, PRESET))
+    except ConfigError as err:
+        raise WorkflowError(f"invalid config:\n  - {err}") from None
+elif not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
 
@@ -16,6 +30,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/family.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

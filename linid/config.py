@@ -9,6 +9,7 @@ declared by several sweeps share their dataset and models.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,15 @@ def semantic_problems(config: dict) -> list[str]:
     """Checks a schema cannot express (cross-field constraints)."""
     out = []
     sim = config.get("simulation") or {}
+    sim_on = sim.get("enabled", True)
+    fam_on = (config.get("family") or {}).get("enabled", False)
+    if sim_on and not sim.get("sweeps"):
+        out.append(
+            "config key simulation.sweeps: missing; give at least one sweep, or set "
+            "simulation.enabled: false"
+        )
+    if not sim_on and not fam_on:
+        out.append("config: nothing to run (simulation.enabled and family.enabled are both false)")
     data = sim.get("data") or {}
     n_inst = data.get("n_instances", 10240)
     for name, sweep in (sim.get("sweeps") or {}).items():
@@ -160,7 +170,7 @@ def sweep_cells(sweep: dict) -> list[dict]:
     if sweep.get("design", "grid") == "grid":
         names = list(axes)
         for values in itertools.product(*(axes[n] for n in names)):
-            cells.append({**base, **dict(zip(names, values))})
+            cells.append({**base, **dict(zip(names, values, strict=False))})
     else:
         cells.append(dict(base))
         for name, values in axes.items():
@@ -194,3 +204,18 @@ def expand(sim: dict) -> list[ModelSpec]:
                     for seed in sweep["seeds"]:
                         specs.append(ModelSpec(name, sweep.get("design", "grid"), cell, method, int(seed)))
     return specs
+
+
+def load_preset(root: str | Path, name: str) -> dict:
+    """``configs/<name>.yaml`` (``snakemake --config preset=<name>``), or a ConfigError listing the presets."""
+    import yaml
+
+    folder = Path(root) / "configs"
+    allowed = sorted(p.stem for p in folder.glob("*.yaml"))
+    path = folder / f"{name}.yaml"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)) or not path.is_file():
+        raise ConfigError(
+            f"config key preset = {name!r}: no such preset file configs/{name}.yaml "
+            f"(allowed: {', '.join(allowed)})"
+        )
+    return yaml.safe_load(path.read_text()) or {}

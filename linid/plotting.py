@@ -270,7 +270,7 @@ def heatmap(df: pd.DataFrame, stem: str | Path, metric: str = "r2_affine") -> li
     fig, axes = plt.subplots(1, n, figsize=(w * n + 1.0, h), squeeze=False, constrained_layout=True)
     image = None
     fontsize = 9 if len(c_all) <= 6 else 7
-    for ax, m in zip(axes[0], methods):
+    for ax, m in zip(axes[0], methods, strict=False):
         mu = means[m].to_numpy(dtype=float)
         sd = stds[m].to_numpy(dtype=float)
         image = ax.imshow(
@@ -353,11 +353,11 @@ def metric_vs_classes(df: pd.DataFrame, stem: str | Path, metric: str = "r2_affi
         constrained_layout=True,
     )
     counts = []
-    for ax, m in zip(axes[0], methods):
+    for ax, m in zip(axes[0], methods, strict=False):
         sub = df[df["method"].astype(str) == m]
         s = summarise(sub, ["latent_dim", "n_classes"], metric)
         counts.append(s["n"])
-        for color, d in zip(colors, dims):
+        for color, d in zip(colors, dims, strict=False):
             sd = s[(s["latent_dim"] == d) & (s["n"] > 0)]
             if sd.empty:
                 continue
@@ -463,7 +463,7 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
         .drop(columns="_m")
     )
     keys = [tuple(r) for r in cells.itertuples(index=False)]
-    colors = dict(zip(keys, _cell_colors(len(keys))))
+    colors = dict(zip(keys, _cell_colors(len(keys)), strict=False))
     n_models = curves[id_cols].drop_duplicates().shape[0]
     alpha = float(np.clip(3.0 / math.sqrt(max(n_models, 1)), 0.15, 0.9))  # fade as lines pile up
 
@@ -474,7 +474,7 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
     segs: dict[str, dict[tuple, list[np.ndarray]]] = {"loss": {}, "monitor_r2": {}}
     for model, g in curves.groupby(id_cols, sort=False, dropna=False):
         model = model if isinstance(model, tuple) else (model,)
-        ident = dict(zip(id_cols, model))
+        ident = dict(zip(id_cols, model, strict=False))
         key = tuple(ident[c] for c in cell_cols)
         g = g.sort_values("step")
         for col in ("loss", "monitor_r2"):
@@ -552,4 +552,96 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
         f"Training curves: {n_models} model(s) in {len(keys)} cell(s), one line per model",
         fontsize=11,
     )
+    return _save(fig, stem)
+
+
+# --------------------------------------------------------------------------- [K] comparisons
+
+LAYER_STYLE = {
+    "f": {"color": "C0", "ls": "-", "label": "f (in family), trained"},
+    "hidden": {"color": "C1", "ls": "-", "label": "hidden layer (outside), trained"},
+    "f_untrained": {"color": "C0", "ls": ":", "label": "f, untrained"},
+    "hidden_untrained": {"color": "C1", "ls": ":", "label": "hidden layer, untrained"},
+}
+
+
+def mcca_vs_classes(pairs: pd.DataFrame, stem: str | Path, metric: str = "mcca") -> list[Path]:
+    """mCCA (mean ± std over seed pairs) vs K, one panel per M; the diversity boundary K = M + 1."""
+    _check(pairs, ["rep_dim", "n_classes", "layer", metric], "mcca_vs_classes")
+    dims = sorted(pairs["rep_dim"].unique())
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.4), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, m in zip(axes[0], dims, strict=True):
+        part = pairs[pairs["rep_dim"] == m]
+        for layer, style in LAYER_STYLE.items():
+            s = part[part["layer"] == layer].groupby("n_classes")[metric].agg(["mean", "std"])
+            if s.empty:
+                continue
+            ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
+                        color=style["color"], ls=style["ls"], label=style["label"])
+        ax.axvspan(0, m + 0.5, color="0.9", zorder=0)
+        ax.axvline(m + 1, color="0.4", lw=0.8, ls="--")
+        ax.text(m + 1, 1.0, " K = M+1", color="0.3", fontsize=8, va="top")
+        ax.set_xscale("log")
+        ks = sorted(part["n_classes"].unique())
+        ax.minorticks_off()
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlim(min(ks) * 0.8, max(ks) * 1.25)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("classes K")
+        ax.set_title(f"M = {m} (shaded: K < M+1)")
+    axes[0][0].set_ylabel(_label(metric) if metric != "mcca" else "mean CCA between seeds")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    return _save(fig, stem)
+
+
+def cca_spectra(pairs: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Sorted CCA spectra (mean over seed pairs) per layer, one panel per family cell."""
+    _check(pairs, ["cell", "layer", "cca_spectrum"], "cca_spectra")
+    cells = list(dict.fromkeys(pairs["cell"]))
+    ncol = min(4, len(cells))
+    nrow = math.ceil(len(cells) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.0 * nrow), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, cell in zip(axes.flat, cells, strict=False):
+        part = pairs[pairs["cell"] == cell]
+        for layer, style in LAYER_STYLE.items():
+            rows = part[part["layer"] == layer]["cca_spectrum"]
+            if rows.empty:
+                continue
+            spec = np.mean([np.array(s.split(), dtype=float) for s in rows], axis=0)
+            x = np.arange(1, len(spec) + 1) / len(spec)
+            ax.plot(x, spec, color=style["color"], ls=style["ls"], label=style["label"])
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("canonical direction (fraction of dim)")
+        ax.set_ylim(0, 1.02)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.set_visible(False)
+    axes[0][0].set_ylabel("canonical correlation")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    return _save(fig, stem)
+
+
+def alignment(
+    fa: np.ndarray, fb: np.ndarray, labels: np.ndarray, stem: str | Path, title: str = ""
+) -> list[Path]:
+    """Two models' 2-D representations, and model B mapped onto A by the least-squares linear map."""
+    if fa.shape[1] < 2 or fb.shape[1] < 2:
+        raise ValueError("alignment needs representations with at least 2 dimensions")
+    design = np.hstack([fb, np.ones((len(fb), 1))])
+    coef, *_ = np.linalg.lstsq(design, fa, rcond=None)
+    aligned = design @ coef
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
+    kw = {"c": labels, "cmap": "hsv", "s": 4, "alpha": 0.7, "linewidths": 0}
+    axes[0].scatter(fa[:, 0], fa[:, 1], **kw)
+    axes[0].set_title("model A: f(x)")
+    axes[1].scatter(fb[:, 0], fb[:, 1], **kw)
+    axes[1].set_title("model B: f(x)")
+    axes[2].scatter(fa[:, 0], fa[:, 1], c="0.8", s=4, linewidths=0, label="A")
+    axes[2].scatter(aligned[:, 0], aligned[:, 1], **{**kw, "s": 2}, label="B, linearly aligned")
+    axes[2].set_title("B after the fitted linear map (grey: A)")
+    for ax in axes:
+        ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        fig.suptitle(title)
     return _save(fig, stem)

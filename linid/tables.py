@@ -101,3 +101,30 @@ def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:
     if "monitor_r2" not in df:
         df["monitor_r2"] = np.nan
     return df[CELL_COLUMNS + ["seed", "step", "loss", "monitor_r2"]]
+
+
+PAIR_KEYS = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "in_family"]
+PAIR_METRICS = ["mcca", "cca_min", "svcca", "r2_linear"]
+
+
+def pairs_summary(pairs: pd.DataFrame, metrics: list[str] = PAIR_METRICS) -> pd.DataFrame:
+    """Mean, std and count over seed pairs for every (experiment, cell, method, layer)."""
+    g = pairs.groupby(PAIR_KEYS, dropna=False, sort=True)[metrics]
+    out = g.agg(["mean", "std"])
+    out.columns = [f"{m}_{s}" for m, s in out.columns]
+    out["n_pairs"] = g.size()
+    return out.reset_index()
+
+
+def markdown_pairs(summary: pd.DataFrame, metrics: list[str] = PAIR_METRICS, digits: int = 3) -> str:
+    """Markdown: one line per (cell, layer), metrics as 'mean ± std' over seed pairs."""
+    keys = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "n_pairs"]
+    header = keys + metrics
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in summary.iterrows():
+        cells = [str(r[k]) for k in keys]
+        for m in metrics:
+            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+            cells.append(f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -174,7 +174,7 @@ class JobRun:
         uri: str | None = None,
         experiment: str | None = None,
         pending_dir: str | Path | None = None,
-        flush_seconds: float = 10.0,
+        flush_seconds: float | None = None,
         live: bool = False,
     ):
         self.uri = uri or os.environ.get(ENV_URI) or sqlite_uri("results/mlflow.db")
@@ -185,7 +185,12 @@ class JobRun:
         self.tags = job_tags(rule, wildcards, upstream)
         self.tags["linid.job_uid"] = self.uid
         self.params = _flatten(params or {})
-        self.flush_seconds = flush_seconds
+        # metrics of a live run are sent in batches at most this often (env: tests stress the store)
+        self.flush_seconds = (
+            flush_seconds
+            if flush_seconds is not None
+            else float(os.environ.get("LINID_MLFLOW_FLUSH_SECONDS", "10"))
+        )
         self.live = live
         self.run_id: str = ""
         self._buffer: list[tuple[str, float, int, int]] = []
@@ -333,7 +338,7 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
 
     Returns how many journals were written. A journal is deleted only after its run is complete.
     """
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     pending = Path(pending_dir)
     paths = sorted(pending.glob("*.json"), key=lambda p: float(p.name.split("-")[0]))

@@ -81,7 +81,7 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1))
     """Turn the given signals into a flag the training loop polls (restoring handlers afterwards)."""
     flag = {"stop": None}
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         flag["stop"] = signal.Signals(signum).name
 
     old = {}
@@ -130,7 +130,7 @@ def recalibrate_batchnorm(encoder: Encoder, x_batches: list[torch.Tensor]) -> No
 
 
 def calibrated_copy(
-    encoder: Encoder, process: GenerativeProcess, cfg: "TrainConfig", seed: int
+    encoder: Encoder, process: GenerativeProcess, cfg: TrainConfig, seed: int
 ) -> Encoder:
     """A copy of the encoder in eval mode with precise-BN statistics from fresh draws (own RNG stream)."""
     import copy

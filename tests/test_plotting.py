@@ -81,7 +81,7 @@ def curves() -> pd.DataFrame:
     for m, d, c, s in itertools.product(["supervised", "diet"], [2, 5], [5, 20], range(3)):
         loss = np.log(c) * np.exp(-steps / 300) + 0.05 + 0.01 * rng.random(len(steps))
         mon = 1 - np.exp(-steps / 200) - 0.02 * rng.random(len(steps))
-        for i, (st, lo, r2) in enumerate(zip(steps, loss, mon)):
+        for i, (st, lo, r2) in enumerate(zip(steps, loss, mon, strict=False)):
             rows.append(
                 {
                     "experiment": "grid",

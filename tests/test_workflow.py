@@ -84,15 +84,15 @@ def _runs(repo: Path, deleted: bool = False) -> pd.DataFrame:
 
 N_MODELS = 2 * 2 * 2  # 2 cells × 2 methods × 2 seeds
 N_JOBS = 2 + 3 * N_MODELS + 2  # datasets, train/features/probe per model, aggregate, figures
+N_FAMILY_CELLS = 2  # M = 2 × K ∈ {2, 6}, 3 seeds each
+# family dataset/train/features/compare per cell, compare_sim per (cell, method), aggregate, figures
+N_JOBS += 4 * N_FAMILY_CELLS + 4 + 2
 
 
 def test_outputs_and_tidy_table(repo):
     res = repo / "results"
     table = pd.read_csv(res / "tables" / "probes.csv")
-    required = (
-        "experiment, method, latent_dim, n_classes, kappa, conditional, cluster_prior, label_noise, seed, "
-        "steps, r2_affine, r2_linear, mae_sv, r2_w_v, mcc_pearson, mcc_spearman"
-    ).split(", ")
+    required = ["experiment", "method", "latent_dim", "n_classes", "kappa", "conditional", "cluster_prior", "label_noise", "seed", "steps", "r2_affine", "r2_linear", "mae_sv", "r2_w_v", "mcc_pearson", "mcc_spearman"]
     assert set(required) <= set(table.columns)
     assert len(table) == N_MODELS
     assert len(table.drop_duplicates(["latent_dim", "n_classes", "method", "seed"])) == N_MODELS
@@ -111,6 +111,17 @@ def test_outputs_and_tidy_table(repo):
         assert list((res / "logs" / rule).rglob("*.log")), rule
     # checkpoints are removed once the declared outputs exist
     assert not list((res / "checkpoints").rglob("*.ckpt"))
+    # pairwise comparisons: family 2 cells × 3 pairs × 4 layers, simulation 4 groups × 1 pair × f
+    pairs = pd.read_csv(res / "tables" / "pairs.csv")
+    assert len(pairs) == 2 * 3 * 4 + 4 * 1
+    for col in ("experiment", "cell", "layer", "seed_a", "seed_b", "mcca", "cca_min", "svcca", "r2_ab", "r2_ba"):
+        assert col in pairs.columns, col
+    assert pairs["mcca"].between(0, 1 + 1e-9).all()
+    spectra = pairs["cca_spectrum"].str.split().map(len)
+    assert (spectra[pairs["layer"] == "f"] == pairs["rep_dim"][pairs["layer"] == "f"]).all()
+    assert len(pd.read_csv(res / "tables" / "pairs_summary.csv")) == 2 * 4 + 4
+    for name in ("mcca_vs_classes", "alignment", "cca_spectra"):
+        assert (res / "figures" / "family" / f"{name}.png").stat().st_size > 5000
 
 
 def test_mlflow_one_run_per_job_with_tags(repo):
@@ -118,12 +129,16 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     assert len(runs) == N_JOBS, runs["tags.linid.rule"].value_counts()
     assert runs["status"].eq("FINISHED").all()
     counts = runs["tags.linid.rule"].value_counts().to_dict()
-    assert counts == {"generate_dataset": 2, "train": 8, "extract_features": 8, "probe": 8, "aggregate_probes": 1, "figures": 1}
+    assert counts == {
+        "generate_dataset": 2, "train": 8, "extract_features": 8, "probe": 8, "aggregate_probes": 1, "figures": 1,
+        "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim": 4,
+        "aggregate_pairs": 1, "family_figures": 1,
+    }
     for tag in ("rule", "wildcards", "config_hash", "git_commit", "host", "job_uid", "job_key"):
         assert runs[f"tags.linid.{tag}"].notna().all(), tag
     # every job but the datasets links to its upstream run ids, which exist
     ids = set(runs["run_id"])
-    linked = runs[runs["tags.linid.rule"] != "generate_dataset"]
+    linked = runs[~runs["tags.linid.rule"].isin(["generate_dataset", "family_dataset"])]
     for value in linked["tags.linid.upstream_run_ids"]:
         assert value and set(value.split(",")) <= ids
     train = runs[runs["tags.linid.rule"] == "train"]
@@ -189,7 +204,7 @@ def test_library_code_change_reruns_its_stage(repo):
     original = plotting.read_text()
     try:
         plotting.write_text(original + "\n\nDPI_EXTRA = 1\n")
-        assert planned_jobs(repo) == {"figures": 1, "all": 1}
+        assert planned_jobs(repo) == {"figures": 1, "family_figures": 1, "all": 1}
     finally:
         plotting.write_text(original)
 
@@ -203,3 +218,14 @@ def test_rerun_supersedes_old_mlflow_run(repo):
     old = _runs(repo, deleted=True)
     sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_k10_vmf_uniform_p0_s0,method=supervised,seed=0", na=False)]
     assert len(sup) == 2 and sup["tags.linid.superseded_by"].notna().sum() == 1
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs").glob("*.yaml")))
+def test_presets_pass_a_dry_run(tmp_path, preset):
+    proc = subprocess.run(
+        SNAKEMAKE + ["--dry-run", "--config", f"preset={preset}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "This was a dry-run" in proc.stdout + proc.stderr

@@ -13,6 +13,7 @@ rule aggregate_probes:
             "results/tables/probes_summary.md", category="Tables", caption="../report/summary.rst"
         ),
         curves="results/tables/curves.csv",
+        meta="results/tables/probes.meta.json",
     log:
         "results/logs/aggregate_probes.log",
     params:

@@ -1,5 +1,6 @@
 # Helpers shared by every rule: config validation, the sweep table, paths, params and resources.
 import os
+import re
 import sys
 
 sys.path.insert(0, workflow.basedir)
@@ -7,8 +8,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.utils import validate
 
 from linid.config import ConfigError, check_config, expand, load_schema
-from linid.tracking import config_hash, git_commit, sqlite_uri
-from linid.workflow import code_hash
+from linid.workflow import code_hash, job_environment
 
 SCHEMA = "../schemas/config.schema.yaml"
 try:
@@ -21,52 +21,49 @@ SIM = config["simulation"]
 SPECS = expand(SIM) if SIM["enabled"] else []
 DATASETS = {s.cell.dataset_id: s.cell for s in SPECS}
 MODELS = sorted({s.key for s in SPECS})
+FAM = config["family"]
+FAM_CELLS = (
+    [(f"K{k}_s{FAM['data_seed']}", m) for k in FAM["axes"]["n_classes"] for m in FAM["axes"]["rep_dim"]]
+    if FAM["enabled"]
+    else []
+)
+COMPARE = config["compare"]
 
 
 wildcard_constraints:
     data=r"d\d+_C\d+_k[^_/]+_[a-z]+_[a-z]+_p[^_/]+_s\d+",
     method="supervised|diet",
     seed=r"\d+",
+    fdata=r"K\d+_s\d+",
+    M=r"\d+",
 
 
 # -- environment of every job: library on the path, tracking context (not params: moving the
 # -- tracking store or committing code must not rerun finished jobs) ------------------------------
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [workflow.basedir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
-os.environ.setdefault(
-    "MLFLOW_TRACKING_URI",
-    config["tracking"]["uri"] or sqlite_uri("results/mlflow.db"),
-)
-os.environ["LINID_EXPERIMENT"] = config["name"]
-os.environ["LINID_CONFIG_HASH"] = config_hash(config)
-os.environ.setdefault("LINID_GIT_COMMIT", git_commit(workflow.basedir))
-os.environ.setdefault("LINID_MLFLOW_PENDING", os.path.abspath("results/.mlflow_pending"))
-if not config["tracking"]["enabled"]:
-    os.environ["LINID_TRACKING_DISABLED"] = "1"
+TRACKING = job_environment(config, workflow.basedir)
 
 
 onstart:
     if config["tracking"]["enabled"]:
         from linid.tracking import ensure_experiment
 
-        ensure_experiment(os.environ["MLFLOW_TRACKING_URI"], config["name"])
+        ensure_experiment(TRACKING["uri"], config["name"])
 
 
 onsuccess:
     if config["tracking"]["enabled"]:
         from linid.tracking import replay_pending
 
-        n = replay_pending(os.environ["LINID_MLFLOW_PENDING"])
-        print(f"linid: wrote {n} job run(s) to MLflow at {os.environ['MLFLOW_TRACKING_URI']}")
+        n = replay_pending(TRACKING["pending"])
+        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
 
 
 onerror:
     if config["tracking"]["enabled"]:
         from linid.tracking import replay_pending
 
-        n = replay_pending(os.environ["LINID_MLFLOW_PENDING"])
-        print(f"linid: wrote {n} job run(s) to MLflow at {os.environ['MLFLOW_TRACKING_URI']}")
+        n = replay_pending(TRACKING["pending"])
+        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
 
 
 # -- library code each stage depends on: a change reruns that stage (params are tracked) ---------
@@ -77,6 +74,10 @@ CODE = {
     "probe": code_hash(workflow.basedir, "metrics", "io"),
     "aggregate": code_hash(workflow.basedir, "tables", "io"),
     "figures": code_hash(workflow.basedir, "plotting", "tables"),
+    "family_data": code_hash(workflow.basedir, "family", "family_run", "io"),
+    "family_train": code_hash(workflow.basedir, "family", "family_run", "training", "io"),
+    "compare": code_hash(workflow.basedir, "compare", "family_run", "io"),
+    "family_figures": code_hash(workflow.basedir, "plotting", "compare", "tables"),
 }
 
 
@@ -143,9 +144,74 @@ def probe_rows():
 
 
 def all_outputs():
-    if not SPECS:
-        return []
-    return [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
+    out = []
+    if SPECS:
+        out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
+    if FAM_CELLS or sim_compare_groups():
+        out += [rules.aggregate_pairs.output.table]
+    if FAM_CELLS:
+        out += [rules.family_figures.output.mcca]
+    return out
+
+
+# -- [K] family experiment and pairwise comparisons ---------------------------------------------
+def family_data_params(wildcards):
+    """Everything that determines one family dataset (AngleData + sizes + seed)."""
+    d = FAM["data"]
+    k, seed = (int(v) for v in re.match(r"K(\d+)_s(\d+)", wildcards.fdata).groups())
+    return {
+        "n_classes": k,
+        "seed": seed,
+        "sigma": d["sigma"],
+        "angle_range": d["angle_range"],
+        "input_dim": d["input_dim"],
+        "n_train": d["n_train"],
+        "n_eval": d["n_eval"],
+    }
+
+
+def family_train_params(wildcards):
+    return {
+        "rep_dim": int(wildcards.M),
+        "seeds": list(FAM["seeds"]),
+        "model": dict(FAM["model"]),
+        "train": dict(FAM["train"]),
+    }
+
+
+def family_files(pattern):
+    return [pattern.format(fdata=d, M=m) for d, m in FAM_CELLS]
+
+
+def sim_compare_groups():
+    """(dataset, method) → seeds, for every simulation cell with at least two seeds."""
+    if not (SIM["enabled"] and COMPARE["enabled"]):
+        return {}
+    groups = {}
+    for d, m, s in MODELS:
+        groups.setdefault((d, m), []).append(s)
+    return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) >= 2}
+
+
+def sim_compare_features(wildcards):
+    seeds = sim_compare_groups()[(wildcards.data, wildcards.method)]
+    return [
+        rules.extract_features.output.features.format(data=wildcards.data, method=wildcards.method, seed=s)
+        for s in seeds
+    ]
+
+
+def sim_compare_files():
+    return [
+        f"results/sim/compare/{d}/{m}.csv" for d, m in sim_compare_groups()
+    ]
+
+
+def family_cells_table():
+    """Identifying columns of every family cell, in FAM_CELLS order."""
+    return [
+        {"fdata": d, "rep_dim": m, "n_classes": int(d.split("_")[0][1:])} for d, m in FAM_CELLS
+    ]
 
 
 def extra_axes():
@@ -161,4 +227,4 @@ def sweep_bases():
     """Base cell of every sweep (the slice each one-factor figure varies around)."""
     from linid.config import DEFAULT_BASE
 
-    return {name: {**DEFAULT_BASE, **sweep.get("base", {})} for name, sweep in SIM["sweeps"].items()}
+    return {name: {**DEFAULT_BASE, **sweep.get("base", {})} for name, sweep in SIM.get("sweeps", {}).items()}

@@ -5,6 +5,7 @@ rule figures:
     input:
         table=rules.aggregate_probes.output.table,
         curves=rules.aggregate_probes.output.curves,
+        meta=rules.aggregate_probes.output.meta,
     output:
         heatmap=report("results/figures/r2_heatmap.png", category="Figures", caption="../report/heatmap.rst"),
         vs_classes=report(

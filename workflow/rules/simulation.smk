@@ -84,8 +84,8 @@ rule probe:
     group:
         "probe"
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/eval.yaml"
     script:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from linid.io import atomic_path, read_json
+from linid.io import atomic_json, atomic_path, read_json
 from linid.jobs import job_run, setup_logging
 from linid.tables import curves_table, markdown_table, summarize, tidy_table
 
@@ -29,6 +29,7 @@ def main(smk) -> None:
         run.log_metrics({"n_rows": len(table), "mean_r2_affine": float(table["r2_affine"].mean())})
         for path in (smk.output.table, smk.output.summary, smk.output.markdown):
             run.log_artifact(path)
+        atomic_json(smk.output.meta, {"job_uid": run.uid, "n_rows": len(table)})
 
 
 if __name__ == "__main__":

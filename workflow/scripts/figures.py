@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from linid import plotting
+from linid.io import read_json
 from linid.jobs import job_run, setup_logging
 
 DEDUP = ["method", "latent_dim", "n_classes", "kappa", "conditional", "cluster_prior", "label_noise", "data_seed", "seed"]
@@ -24,7 +25,8 @@ def main(smk) -> None:
     bases = smk.params.bases
     out_dir = Path(smk.output.axes)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with job_run(smk.rule, {}, {"axes": smk.params.axes}) as run:
+    upstream = [read_json(smk.input.meta)["job_uid"]]
+    with job_run(smk.rule, {}, {"axes": smk.params.axes}, upstream=upstream) as run:
         grid = slice_sweeps(table, bases, ["latent_dim", "n_classes"])
         written = plotting.heatmap(grid, Path(smk.output.heatmap).with_suffix(""))
         written += plotting.metric_vs_classes(grid, Path(smk.output.vs_classes).with_suffix(""))

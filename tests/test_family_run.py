@@ -1,0 +1,116 @@
+"""The [K] experiment's stages as library calls: dataset, per-seed training, features, pairs, tables, plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from linid import family_run as fr
+from linid import plotting
+from linid.family import AngleData
+from linid.tables import markdown_pairs, pairs_summary
+
+CFG = AngleData(n_classes=6, input_dim=3)
+MODEL = fr.FamilyModelConfig(hidden=(16, 16))
+
+
+@pytest.fixture(scope="module")
+def cell(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fam") / "data.npz"
+    info = fr.make_dataset(path, CFG, 2000, 400, seed=3)
+    data = fr.load_dataset(path)
+    states, summary = fr.train_cell(
+        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300, lr=3e-3), [0, 1, 2], torch.device("cpu")
+    )
+    return info, data, states, summary
+
+
+def test_dataset_is_deterministic_and_labelled(cell, tmp_path):
+    info, data, _, _ = cell
+    fr.make_dataset(tmp_path / "again.npz", CFG, 2000, 400, seed=3)
+    again = fr.load_dataset(tmp_path / "again.npz")
+    for k in data:
+        assert torch.equal(data[k], again[k]), k
+    assert data["train_x"].shape == (2000, 3) and data["eval_x"].shape == (400, 3)
+    assert info["min_class_count"] > 0 and set(data["train_y"].tolist()) == set(range(6))
+    assert not torch.equal(data["train_x"][:400], data["eval_x"])  # separate streams
+
+
+def test_untrained_model_depends_only_on_seed():
+    a = fr.build_model(CFG, 2, MODEL, seed=5)
+    b = fr.build_model(CFG, 2, MODEL, seed=5)
+    c = fr.build_model(CFG, 2, MODEL, seed=6)
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(v, w), k
+    assert not torch.equal(a.f_net[0].weight, c.f_net[0].weight)
+
+
+def test_training_fits_and_is_reproducible(cell):
+    _, data, states, summary = cell
+    assert [s["seed"] for s in summary] == [0, 1, 2]
+    assert min(s["eval_accuracy"] for s in summary) > 0.6  # 6 classes: chance is 1/6
+    again, _ = fr.train_cell(
+        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300, lr=3e-3), [1], torch.device("cpu")
+    )
+    for k, v in states[1].items():
+        assert torch.equal(v, again[1][k]), k
+
+
+def test_models_roundtrip_weights_only(cell, tmp_path):
+    _, _, states, _ = cell
+    fr.save_models(tmp_path / "m.pt", states, {"rep_dim": 2})
+    loaded, meta = fr.load_models(tmp_path / "m.pt")
+    assert meta["rep_dim"] == 2 and sorted(loaded) == [0, 1, 2]
+    assert all(torch.equal(loaded[0][k], v) for k, v in states[0].items())
+
+
+def test_features_and_pairs(cell):
+    _, data, states, _ = cell
+    feats = fr.cell_features(data, CFG, 2, MODEL, states)
+    assert feats["f_s0"].shape == (400, 2) and feats["hidden_s0"].shape == (400, 16)
+    assert feats["g_s0"].shape == (6, 2)
+    assert not np.allclose(feats["f_s0"], feats["f_untrained_s0"])
+    rows = fr.pairwise(feats, fr.LAYERS, svcca_k=2)
+    assert len(rows) == 3 * 4  # 3 pairs × 4 layers
+    df = pd.DataFrame(rows)
+    assert df["mcca"].between(0, 1 + 1e-9).all() and (df["cca_min"] <= df["mcca"] + 1e-12).all()
+    trained = df[df.layer == "f"]["mcca"].mean()
+    untrained = df[df.layer == "f_untrained"]["mcca"].mean()
+    assert trained > untrained + 0.2
+
+
+def test_pairs_of_a_linear_copy_are_exact():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(500, 3))
+    a = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    feats = {"seeds": np.array([0, 1]), "f_s0": f, "f_s1": f @ a + 1.0}
+    (row,) = fr.pairwise(feats, ("f",), svcca_k=2)
+    assert row["mcca"] == pytest.approx(1.0, abs=1e-9) and row["cca_min"] == pytest.approx(1.0, abs=1e-9)
+    assert row["r2_ab"] == pytest.approx(1.0, abs=1e-9) and row["r2_ba"] == pytest.approx(1.0, abs=1e-9)
+    feats["f_s1"] = rng.normal(size=(500, 3))
+    (row,) = fr.pairwise(feats, ("f",), svcca_k=2)
+    assert row["mcca"] < 0.2
+
+
+def test_pairs_summary_and_figures(cell, tmp_path):
+    _, data, states, _ = cell
+    rows = pd.DataFrame(fr.pairwise(fr.cell_features(data, CFG, 2, MODEL, states), fr.LAYERS, 2))
+    rows.insert(0, "experiment", "family")
+    rows.insert(1, "cell", "K6_s3_M2")
+    rows.insert(2, "method", "family")
+    rows.insert(3, "rep_dim", 2)
+    rows.insert(4, "n_classes", 6)
+    rows.insert(5, "diverse", True)
+    summary = pairs_summary(rows)
+    assert len(summary) == 4 and summary["n_pairs"].eq(3).all()
+    f = summary[summary.layer == "f"].iloc[0]
+    assert f["mcca_mean"] == pytest.approx(rows[rows.layer == "f"]["mcca"].mean())
+    assert "±" in markdown_pairs(summary)
+    written = plotting.mcca_vs_classes(rows, tmp_path / "mcca")
+    written += plotting.cca_spectra(rows, tmp_path / "spectra")
+    feats = fr.cell_features(data, CFG, 2, MODEL, states)
+    written += plotting.alignment(feats["f_s0"], feats["f_s1"], feats["eval_y"], tmp_path / "align")
+    assert all(p.stat().st_size > 3000 for p in written)
+    assert {p.suffix for p in written} == {".png", ".pdf"}

@@ -1,0 +1,96 @@
+# Model-to-model comparisons (SPEC §4): every pair of seeds of a cell, in both experiments.
+
+
+rule compare_family:
+    input:
+        features=rules.family_features.output.features,
+    output:
+        pairs="results/family/compare/{fdata}/M{M}.csv",
+    log:
+        "results/logs/compare_family/{fdata}/M{M}.log",
+    params:
+        layers=["f", "hidden", "f_untrained", "hidden_untrained"],
+        svcca_k=COMPARE["svcca_k"],
+        code=CODE["compare"],
+    group:
+        "compare"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/eval.yaml"
+    script:
+        "../scripts/compare.py"
+
+
+rule compare_sim:
+    input:
+        features=sim_compare_features,
+    output:
+        pairs="results/sim/compare/{data}/{method}.csv",
+    log:
+        "results/logs/compare_sim/{data}/{method}.log",
+    params:
+        layers=["f"],
+        svcca_k=COMPARE["svcca_k"],
+        code=CODE["compare"],
+    group:
+        "compare"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/eval.yaml"
+    script:
+        "../scripts/compare.py"
+
+
+rule aggregate_pairs:
+    input:
+        family=family_files(rules.compare_family.output.pairs),
+        sim=sim_compare_files(),
+    output:
+        table=report("results/tables/pairs.csv", category="Tables", caption="../report/pairs.rst"),
+        summary="results/tables/pairs_summary.csv",
+        markdown=report(
+            "results/tables/pairs_summary.md", category="Tables", caption="../report/pairs_summary.rst"
+        ),
+        meta="results/tables/pairs.meta.json",
+    log:
+        "results/logs/aggregate_pairs.log",
+    params:
+        cells=family_cells_table(),
+        code=CODE["aggregate"],
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
+    script:
+        "../scripts/aggregate_pairs.py"
+
+
+rule family_figures:
+    input:
+        table=rules.aggregate_pairs.output.table,
+        meta=rules.aggregate_pairs.output.meta,
+        features=family_files(rules.family_features.output.features),
+    output:
+        mcca=report(
+            "results/figures/family/mcca_vs_classes.png", category="Family", caption="../report/mcca.rst"
+        ),
+        alignment=report(
+            "results/figures/family/alignment.png", category="Family", caption="../report/alignment.rst"
+        ),
+        spectra=report(
+            "results/figures/family/cca_spectra.png", category="Family", caption="../report/spectra.rst"
+        ),
+        pdfs=multiext("results/figures/family/", "mcca_vs_classes.pdf", "alignment.pdf", "cca_spectra.pdf"),
+    log:
+        "results/logs/family_figures.log",
+    params:
+        cells=family_cells_table(),
+        code=CODE["family_figures"],
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/family_figures.py"

@@ -1,0 +1,65 @@
+# [K] cross-model identifiability: angle dataset → train every seed of a cell → features.
+
+
+rule family_dataset:
+    output:
+        data="results/family/datasets/{fdata}.npz",
+        meta="results/family/datasets/{fdata}.json",
+    log:
+        "results/logs/family_dataset/{fdata}.log",
+    params:
+        data=family_data_params,
+        code=CODE["family_data"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/family_dataset.py"
+
+
+rule family_train:
+    input:
+        data=rules.family_dataset.output.data,
+        meta=rules.family_dataset.output.meta,
+    output:
+        models="results/family/models/{fdata}/M{M}.pt",
+        summary="results/family/models/{fdata}/M{M}.json",
+    log:
+        "results/logs/family_train/{fdata}/M{M}.log",
+    params:
+        cell=family_train_params,
+        allow_cpu=SIM["train"]["allow_cpu"],
+        code=CODE["family_train"],
+    threads: 1
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=2000,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/family_train.py"
+
+
+rule family_features:
+    input:
+        data=rules.family_dataset.output.data,
+        meta=rules.family_dataset.output.meta,
+        models=rules.family_train.output.models,
+        summary=rules.family_train.output.summary,
+    output:
+        features="results/family/features/{fdata}/M{M}.npz",
+    log:
+        "results/logs/family_features/{fdata}/M{M}.log",
+    params:
+        cell=family_train_params,
+        code=CODE["family_train"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/family_features.py"

@@ -1,0 +1,49 @@
+"""Rule family_train: one model of the family p(y|x) ∝ exp(f(x)ᵀg(y)) per seed of a (K, M) cell."""
+
+import logging
+import os
+
+import torch
+
+from linid.family import AngleData
+from linid.family_run import (
+    FamilyModelConfig,
+    FamilyTrainConfig,
+    load_dataset,
+    save_models,
+    train_cell,
+)
+from linid.io import atomic_json, read_json
+from linid.jobs import job_run, setup_logging
+from linid.training import pick_device
+
+log = logging.getLogger("linid.family_train")
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    torch.set_num_threads(smk.threads)
+    meta = read_json(smk.input.meta)
+    cell = smk.params.cell
+    data_cfg = AngleData(**meta["config"])
+    mcfg = FamilyModelConfig(**{**cell["model"], "hidden": tuple(cell["model"]["hidden"])})
+    tcfg = FamilyTrainConfig(**cell["train"])
+    device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
+    log.info("K=%d M=%d seeds=%s on %s (CUDA_VISIBLE_DEVICES=%s)", data_cfg.n_classes, cell["rep_dim"],
+             cell["seeds"], device, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    with job_run(smk.rule, dict(smk.wildcards), {"cell": cell, "data": meta["config"], "device": str(device)},
+                 upstream=[meta["job_uid"]]) as run:
+        data = load_dataset(smk.input.data)
+        states, summary = train_cell(data, data_cfg, cell["rep_dim"], mcfg, tcfg, cell["seeds"], device)
+        for s in summary:
+            log.info("seed %d: loss %.4f, train acc %.4f, held-out acc %.4f, %.1f s", s["seed"],
+                     s["final_loss"], s["train_accuracy"], s["eval_accuracy"], s["seconds"])
+            run.log_metrics({f"{k}_seed{s['seed']}": v for k, v in s.items() if k != "seed"})
+        mean_acc = sum(s["eval_accuracy"] for s in summary) / len(summary)
+        run.log_metrics({"eval_accuracy": mean_acc})
+        save_models(smk.output.models, states, {"rep_dim": cell["rep_dim"], **cell})
+        atomic_json(smk.output.summary, {"models": summary, "job_uid": run.uid, "device": str(device)})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake
