@@ -35,7 +35,9 @@ class FamilyModelConfig:
 class FamilyTrainConfig:
     steps: int = 5000
     batch_size: int = 256
-    lr: float = 0.003
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float = 0.9
 
 
 def init_seed(seed: int) -> int:
@@ -122,6 +124,8 @@ def train_cell(
             steps=tcfg.steps,
             batch_size=tcfg.batch_size,
             lr=tcfg.lr,
+            optimizer=tcfg.optimizer,
+            momentum=tcfg.momentum,
             train_x=data["train_x"],
             train_y=data["train_y"],
             generator=gen,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,13 +155,15 @@ def _accuracy(model: FamilyModel, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model.logits(x).argmax(dim=1) == y).float().mean())
 
 
-def test_training_reduces_loss_and_fits(one_thread):
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 1e-2), ("adam", 3e-3)])
+def test_training_reduces_loss_and_fits(one_thread, optimizer, lr):
     cfg = AngleData()
     x, y = sample_angle_data(cfg, 5000, _gen(0))
     torch.manual_seed(0)
     model = FamilyModel(2, 2, 18, hidden=(32, 32))
     curve = train_family(
-        model, cfg, steps=300, batch_size=256, lr=3e-3, train_x=x, train_y=y, generator=_gen(1)
+        model, cfg, steps=300, batch_size=256, lr=lr, train_x=x, train_y=y, generator=_gen(1),
+        optimizer=optimizer,
     )
     steps = [s for s, _ in curve]
     assert steps[:3] == [0, 6, 12] and steps[-1] == 299
@@ -192,6 +195,40 @@ def test_training_is_deterministic(one_thread):
     assert curves[0] == curves[1]
 
 
+def _rotated_copy(model: FamilyModel, angle: float) -> FamilyModel:
+    """The same p(y|x) with f's output space rotated: W → RW, b → Rb, g → Rg."""
+    c, s = math.cos(angle), math.sin(angle)
+    rot = torch.tensor([[c, -s], [s, c]])
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin.f_net[-1].weight.copy_(rot @ model.f_net[-1].weight)
+        twin.f_net[-1].bias.copy_(rot @ model.f_net[-1].bias)
+        twin.g_net.weight.copy_(model.g_net.weight @ rot.T)
+    return twin
+
+
+@pytest.mark.parametrize("optimizer,equivariant", [("sgd", True), ("adam", False)])
+def test_sgd_is_rotation_equivariant_adam_is_not(one_thread, optimizer, equivariant):
+    """Why the optimizer matters below the boundary: SGD treats all directions of R^M alike."""
+    cfg = AngleData(n_classes=2)
+    x, y = sample_angle_data(cfg, 500, _gen(0))
+    torch.manual_seed(0)
+    model = FamilyModel(2, 2, 2, hidden=(8,), g_init="default")
+    twin = _rotated_copy(model, 0.7)
+    with torch.no_grad():
+        torch.testing.assert_close(twin.logits(x), model.logits(x))  # same model
+    for m in (model, twin):
+        train_family(m, cfg, steps=50, batch_size=64, lr=1e-2, train_x=x, train_y=y,
+                     generator=_gen(5), optimizer=optimizer)
+    with torch.no_grad():
+        gap = float((twin.logits(x) - model.logits(x)).abs().max())
+        scale = float(model.logits(x).abs().max())
+    if equivariant:
+        assert gap < 1e-4 * scale
+    else:
+        assert gap > 1e-2 * scale
+
+
 def test_train_family_validates_inputs():
     cfg = AngleData()
     x, y = sample_angle_data(cfg, 100, _gen(0))
@@ -203,6 +240,10 @@ def test_train_family_validates_inputs():
         train_family(model, cfg, train_x=x, train_y=y[:50], **kw)
     with pytest.raises(ValueError, match="train_x"):
         train_family(model, cfg, train_x=x[:, :1], train_y=y, **kw)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        train_family(model, cfg, train_x=x, train_y=y, optimizer="rmsprop", **kw)
+    with pytest.raises(ValueError, match="momentum"):
+        train_family(model, cfg, train_x=x, train_y=y, momentum=1.0, **kw)
 
 
 # --------------------------------------------------------------------------- identifiability
@@ -242,6 +283,7 @@ def trained_pair() -> _Pair:
                 train_x=x,
                 train_y=y,
                 generator=_gen(10 + seed),
+                optimizer="adam",
             )
             with torch.no_grad():
                 cols["f"].append(model.f(x_test).numpy())

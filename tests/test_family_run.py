@@ -22,7 +22,7 @@ def cell(tmp_path_factory):
     info = fr.make_dataset(path, CFG, 2000, 400, seed=3)
     data = fr.load_dataset(path)
     states, summary = fr.train_cell(
-        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300, lr=3e-3), [0, 1, 2], torch.device("cpu")
+        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300), [0, 1, 2], torch.device("cpu")
     )
     return info, data, states, summary
 
@@ -52,7 +52,7 @@ def test_training_fits_and_is_reproducible(cell):
     assert [s["seed"] for s in summary] == [0, 1, 2]
     assert min(s["eval_accuracy"] for s in summary) > 0.6  # 6 classes: chance is 1/6
     again, _ = fr.train_cell(
-        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300, lr=3e-3), [1], torch.device("cpu")
+        data, CFG, 2, MODEL, fr.FamilyTrainConfig(steps=300), [1], torch.device("cpu")
     )
     for k, v in states[1].items():
         assert torch.equal(v, again[1][k]), k
@@ -114,3 +114,32 @@ def test_pairs_summary_and_figures(cell, tmp_path):
     written += plotting.alignment(feats["f_s0"], feats["f_s1"], feats["eval_y"], tmp_path / "align")
     assert all(p.stat().st_size > 3000 for p in written)
     assert {p.suffix for p in written} == {".png", ".pdf"}
+
+
+def _f_agreement(n_classes: int, optimizer: str, lr: float) -> pd.DataFrame:
+    cfg = AngleData(n_classes=n_classes, input_dim=6)
+    torch.manual_seed(0)
+    x, y = fr.sample_angle_data(cfg, 5000, torch.Generator().manual_seed(1))
+    ex, ey = fr.sample_angle_data(cfg, 1000, torch.Generator().manual_seed(2))
+    data = {"train_x": x, "train_y": y, "eval_x": ex, "eval_y": ey}
+    tcfg = fr.FamilyTrainConfig(steps=1500, lr=lr, optimizer=optimizer)
+    model = fr.FamilyModelConfig()
+    states, summary = fr.train_cell(data, cfg, 2, model, tcfg, [0, 1, 2], torch.device("cpu"))
+    assert min(s["eval_accuracy"] for s in summary) > 0.95
+    return pd.DataFrame(fr.pairwise(fr.cell_features(data, cfg, 2, model, states), ("f",), 2))
+
+
+def test_diversity_boundary_with_sgd():
+    """M = 2: K = 3 ≥ M + 1 pins f down up to a linear map; K = 2 leaves one direction free."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        above = _f_agreement(3, "sgd", 0.01)
+        below = _f_agreement(2, "sgd", 0.01)
+        below_adam = _f_agreement(2, "adam", 0.003)
+    finally:
+        torch.set_num_threads(before)
+    assert above["cca_min"].min() > 0.9
+    assert below["cca_min"].max() < 0.8 and below["mcca"].mean() < above["mcca"].mean() - 0.1
+    # Adam moves the free direction too (not rotation-equivariant): far more agreement than SGD
+    assert below_adam["cca_min"].mean() > below["cca_min"].mean() + 0.2
