@@ -9,7 +9,7 @@ import torch
 
 from linid import family_run as fr
 from linid import plotting
-from linid.family import AngleData
+from linid.family import AngleData, sample_angle_data
 from linid.tables import markdown_pairs, pairs_summary
 
 CFG = AngleData(n_classes=6, input_dim=3)
@@ -118,9 +118,8 @@ def test_pairs_summary_and_figures(cell, tmp_path):
 
 def _f_agreement(n_classes: int, optimizer: str, lr: float) -> pd.DataFrame:
     cfg = AngleData(n_classes=n_classes, input_dim=6)
-    torch.manual_seed(0)
-    x, y = fr.sample_angle_data(cfg, 5000, torch.Generator().manual_seed(1))
-    ex, ey = fr.sample_angle_data(cfg, 1000, torch.Generator().manual_seed(2))
+    x, y = sample_angle_data(cfg, 5000, torch.Generator().manual_seed(1))
+    ex, ey = sample_angle_data(cfg, 1000, torch.Generator().manual_seed(2))
     data = {"train_x": x, "train_y": y, "eval_x": ex, "eval_y": ey}
     tcfg = fr.FamilyTrainConfig(steps=1500, lr=lr, optimizer=optimizer)
     model = fr.FamilyModelConfig()
