@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -18,10 +19,12 @@ __all__ = [
     "ANGLE_RANGES",
     "G_INITS",
     "G_KINDS",
+    "OPTIMIZERS",
     "AngleData",
     "FamilyModel",
     "angle_labels",
     "diversity_ok",
+    "label_span",
     "sample_angle_data",
     "train_family",
 ]
@@ -244,3 +247,21 @@ def train_family(
 def diversity_ok(n_classes: int, rep_dim: int) -> bool:
     """Necessary count for the diversity condition: K ≥ M + 1 labels can span R^M by differences."""
     return n_classes >= rep_dim + 1
+
+
+def label_span(g: Tensor | np.ndarray) -> float:
+    """The diversity condition measured: σ_M / σ_1 of the centred label embeddings G − mean(G).
+
+    The rows of G − mean(G) span the same space as the differences g(k) − g(0). 1 means the
+    differences spread evenly over all M directions; 0 means they miss a direction (always so
+    when K ≤ M), and then f is not pinned down along it. Scale-free: unchanged by G → cG.
+    """
+    arr = np.asarray(g.detach().cpu() if isinstance(g, Tensor) else g, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"g must have shape (K, M) with K, M ≥ 1, got {arr.shape}")
+    if arr.shape[0] <= arr.shape[1]:  # K ≤ M: K centred rows have rank ≤ K − 1 < M, exactly
+        return 0.0
+    sv = np.linalg.svd(arr - arr.mean(axis=0), compute_uv=False)
+    if sv[0] == 0:
+        return 0.0
+    return float(sv[-1] / sv[0])

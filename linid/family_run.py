@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from linid import compare
-from linid.family import AngleData, FamilyModel, sample_angle_data, train_family
+from linid.family import AngleData, FamilyModel, label_span, sample_angle_data, train_family
 from linid.io import atomic_savez
 
 LAYERS = ("f", "hidden", "f_untrained", "hidden_untrained")
@@ -185,11 +185,20 @@ def cell_features(
 def pairwise(
     features: dict[str, np.ndarray], layers: tuple[str, ...], svcca_k: int
 ) -> list[dict]:
-    """One row per (seed pair, layer): mCCA, SVCCA_k, R² both ways, the sorted CCA spectrum."""
+    """One row per (seed pair, layer): mCCA, SVCCA_k, R² both ways, the sorted CCA spectrum.
+
+    ``g_span`` (trained layers only): the smaller of the two models' ``label_span`` — whether the
+    learned g-differences span R^M, the diversity condition the theorem needs; NaN where the
+    features carry no g (e.g. the [R] simulation models).
+    """
     seeds = [int(s) for s in features["seeds"]]
+    span = {
+        s: label_span(features[f"g_s{s}"]) if f"g_s{s}" in features else float("nan") for s in seeds
+    }
     rows = []
     for a, b in itertools.combinations(seeds, 2):
         for layer in layers:
+            trained = not layer.endswith("_untrained")
             fa, fb = features[f"{layer}_s{a}"], features[f"{layer}_s{b}"]
             k = max(1, min(svcca_k, fa.shape[1], fb.shape[1]))
             m = compare.compare_pair(fa, fb, svcca_k=k)
@@ -206,6 +215,7 @@ def pairwise(
                     "r2_ab": m["r2_ab"],
                     "r2_ba": m["r2_ba"],
                     "r2_linear": 0.5 * (m["r2_ab"] + m["r2_ba"]),
+                    "g_span": min(span[a], span[b]) if trained else float("nan"),
                     "cca_spectrum": " ".join(f"{v:.6f}" for v in m["cca_spectrum"]),
                 }
             )

@@ -104,11 +104,16 @@ def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 PAIR_KEYS = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "in_family"]
-PAIR_METRICS = ["mcca", "cca_min", "svcca", "r2_linear"]
+PAIR_METRICS = ["mcca", "cca_min", "svcca", "r2_linear", "g_span"]
 
 
 def pairs_summary(pairs: pd.DataFrame, metrics: list[str] = PAIR_METRICS) -> pd.DataFrame:
-    """Mean, std and count over seed pairs for every (experiment, cell, method, layer)."""
+    """Mean, std and count over seed pairs for every (experiment, cell, method, layer).
+
+    A metric missing from ``pairs`` (e.g. ``g_span`` when only simulation cells were compared)
+    is summarised as NaN.
+    """
+    pairs = pairs.reindex(columns=list(dict.fromkeys([*pairs.columns, *metrics])))
     g = pairs.groupby(PAIR_KEYS, dropna=False, sort=True)[metrics]
     out = g.agg(["mean", "std"])
     out.columns = [f"{m}_{s}" for m, s in out.columns]
@@ -125,6 +130,11 @@ def markdown_pairs(summary: pd.DataFrame, metrics: list[str] = PAIR_METRICS, dig
         cells = [str(r[k]) for k in keys]
         for m in metrics:
             mean, std = r[f"{m}_mean"], r[f"{m}_std"]
-            cells.append(f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}")
+            if pd.isna(mean):
+                cells.append("–")
+            elif pd.isna(std):
+                cells.append(f"{mean:.{digits}f}")
+            else:
+                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

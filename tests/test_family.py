@@ -17,6 +17,7 @@ from linid.family import (
     FamilyModel,
     angle_labels,
     diversity_ok,
+    label_span,
     sample_angle_data,
     train_family,
 )
@@ -315,3 +316,22 @@ def test_hidden_layer_outside_the_family_agrees_less(trained_pair):
     f_mcca = compare.mean_cca(*trained_pair.f)
     hidden_mcca = compare.mean_cca(*trained_pair.hidden)
     assert hidden_mcca < f_mcca - 0.1  # measured ≈ 0.78 vs ≈ 0.998
+
+
+# --------------------------------------------------------------------------- diversity, measured
+
+
+def test_label_span_exact_cases():
+    angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
+    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    assert label_span(circle) == pytest.approx(1.0)  # evenly spread over R^2
+    assert label_span(7.5 * circle + 3.0) == pytest.approx(1.0)  # scale- and shift-free
+    assert label_span(np.array([[1.0, 2.0], [-1.0, -2.0]])) == 0.0  # K = 2 ≤ M: one direction
+    flat = np.concatenate([circle, np.zeros((18, 1))], axis=1)  # M = 3, all in a plane
+    assert label_span(flat) == pytest.approx(0.0, abs=1e-12)
+    stretched = circle * np.array([1.0, 0.1])
+    assert label_span(stretched) == pytest.approx(0.1)
+    assert label_span(torch.tensor(circle)) == pytest.approx(1.0)
+    assert label_span(np.zeros((4, 2))) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        label_span(np.zeros(3))

@@ -89,6 +89,7 @@ def test_pairs_of_a_linear_copy_are_exact():
     (row,) = fr.pairwise(feats, ("f",), svcca_k=2)
     assert row["mcca"] == pytest.approx(1.0, abs=1e-9) and row["cca_min"] == pytest.approx(1.0, abs=1e-9)
     assert row["r2_ab"] == pytest.approx(1.0, abs=1e-9) and row["r2_ba"] == pytest.approx(1.0, abs=1e-9)
+    assert np.isnan(row["g_span"])  # no label embeddings given
     feats["f_s1"] = rng.normal(size=(500, 3))
     (row,) = fr.pairwise(feats, ("f",), svcca_k=2)
     assert row["mcca"] < 0.2
@@ -108,6 +109,11 @@ def test_pairs_summary_and_figures(cell, tmp_path):
     f = summary[summary.layer == "f"].iloc[0]
     assert f["mcca_mean"] == pytest.approx(rows[rows.layer == "f"]["mcca"].mean())
     assert "±" in markdown_pairs(summary)
+    assert summary.loc[summary.layer == "f_untrained", "g_span_mean"].isna().all()
+    assert (summary.loc[summary.layer == "f", "g_span_mean"] > 0).all()
+    assert "| – |" in markdown_pairs(summary)  # untrained rows: no g_span
+    no_span = pairs_summary(rows.drop(columns="g_span"))  # e.g. only [R] cells compared
+    assert no_span["g_span_mean"].isna().all() and len(no_span) == 4
     written = plotting.mcca_vs_classes(rows, tmp_path / "mcca")
     written += plotting.cca_spectra(rows, tmp_path / "spectra")
     feats = fr.cell_features(data, CFG, 2, MODEL, states)
@@ -142,3 +148,5 @@ def test_diversity_boundary_with_sgd():
     assert below["cca_min"].max() < 0.8 and below["mcca"].mean() < above["mcca"].mean() - 0.1
     # Adam moves the free direction too (not rotation-equivariant): far more agreement than SGD
     assert below_adam["cca_min"].mean() > below["cca_min"].mean() + 0.2
+    # the measured diversity: K = 2 gives g(1) − g(0) only; K = 3 spreads over R^2
+    assert (below["g_span"] == 0).all() and (above["g_span"] > 0.5).all()

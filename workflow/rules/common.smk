@@ -76,7 +76,7 @@ CODE = {
     "figures": code_hash(workflow.basedir, "plotting", "tables"),
     "family_data": code_hash(workflow.basedir, "family", "family_run", "io"),
     "family_train": code_hash(workflow.basedir, "family", "family_run", "training", "io"),
-    "compare": code_hash(workflow.basedir, "compare", "family_run", "io"),
+    "compare": code_hash(workflow.basedir, "compare", "family", "family_run", "io"),
     "family_figures": code_hash(workflow.basedir, "plotting", "compare", "tables"),
 }
 
