@@ -133,6 +133,13 @@ def train_mem(wildcards, attempt):
     return config["resources"]["train_mem_mb"] * attempt
 
 
+def family_train_runtime(wildcards, attempt):
+    """Minutes for all seeds of a family cell: steps × seeds in 10k-step units, small-MLP rate."""
+    per10k = config["resources"]["train_minutes_per_10k_steps"]
+    est = FAM["train"]["steps"] * len(FAM["seeds"]) / 10_000 * per10k * 0.5
+    return int(max(10, 1.5 * est) * attempt)
+
+
 # -- targets -------------------------------------------------------------------------------------
 def model_files(pattern):
     return [pattern.format(data=d, method=m, seed=s) for d, m, s in MODELS]

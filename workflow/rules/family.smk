@@ -35,8 +35,8 @@ rule family_train:
     threads: 1
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=2000,
-        runtime=lambda wc, attempt: 30 * attempt,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=family_train_runtime,
     conda:
         "../../envs/torch.yaml"
     script:
