@@ -70,9 +70,8 @@ def summarize(df: pd.DataFrame, metrics: list[str] = METRICS) -> pd.DataFrame:
     return out.reset_index()
 
 
-def markdown_table(summary: pd.DataFrame, metrics: list[str] = METRICS, digits: int = 3) -> str:
-    """Paper-style Markdown: one line per cell, metrics as 'mean ± std'."""
-    keys = [c for c in CELL_COLUMNS if c != "design"] + ["n_seeds"]
+def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: list[str], digits: int) -> str:
+    """Markdown rows: the key columns as they are, each metric as 'mean ± std' ('–' when NaN)."""
     header = keys + metrics
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in summary.iterrows():
@@ -87,6 +86,12 @@ def markdown_table(summary: pd.DataFrame, metrics: list[str] = METRICS, digits: 
                 cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def markdown_table(summary: pd.DataFrame, metrics: list[str] = METRICS, digits: int = 3) -> str:
+    """Paper-style Markdown: one line per cell, metrics as 'mean ± std'."""
+    keys = [c for c in CELL_COLUMNS if c != "design"] + ["n_seeds"]
+    return _markdown_mean_std(summary, keys, metrics, digits)
 
 
 def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:
@@ -124,17 +129,4 @@ def pairs_summary(pairs: pd.DataFrame, metrics: list[str] = PAIR_METRICS) -> pd.
 def markdown_pairs(summary: pd.DataFrame, metrics: list[str] = PAIR_METRICS, digits: int = 3) -> str:
     """Markdown: one line per (cell, layer), metrics as 'mean ± std' over seed pairs."""
     keys = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "n_pairs"]
-    header = keys + metrics
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, r in summary.iterrows():
-        cells = [str(r[k]) for k in keys]
-        for m in metrics:
-            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
-            if pd.isna(mean):
-                cells.append("–")
-            elif pd.isna(std):
-                cells.append(f"{mean:.{digits}f}")
-            else:
-                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _markdown_mean_std(summary, keys, metrics, digits)
