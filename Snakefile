@@ -30,6 +30,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
 include: "workflow/rules/family.smk"
 include: "workflow/rules/compare.smk"
 

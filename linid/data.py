@@ -1,9 +1,12 @@
-"""Synthetic data generating process of Reizinger et al. (2025), SPEC §1.
+"""Synthetic data generating process of Reizinger et al. (2025) (docs/science.md §1).
 
 Latents z live on the unit sphere S^{d-1}; each sample draws an instance index i ~ U{0..N-1},
 its class c = i mod |C|, and z from a conditional centred on the class vector v_c; the observation
 is x = g(z) for a fixed invertible MLP g. Everything is sampled with torch on the requested device
 from an explicit ``torch.Generator``, so training can draw fresh data on the GPU every step.
+
+Defaults are those of the official scripts (klindtlab/csi ``simulation/main_sup.py`` and
+``main_diet.py``); docs/science.md cites the calling line of each.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CONDITIONALS = ("vmf", "laplace", "normal")
-CLUSTER_PRIORS = ("uniform", "laplace", "normal")
+CONDITIONALS = ("vmf", "laplace", "normal", "truncated_laplace", "gennorm")
+CLUSTER_PRIORS = ("uniform", "laplace", "normal", "gennorm")
 CONDITION_STRATEGIES = ("quantile", "best")
+#: conditionals whose shape depends on ``cond_beta`` (the official ``--beta-param``)
+BETA_CONDITIONALS = ("truncated_laplace", "gennorm")
+#: at most this many candidate matrices are drawn per mixing layer before giving up
+MAX_REDRAWS_PER_POOL = 1000
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,12 @@ class DGPConfig:
     seed: int = 0
     mixing_layers: int = 4
     mixing_slope: float = 0.2
-    cond_candidates: int = 10000
-    cond_quantile: float = 0.25
+    cond_candidates: int = 25000
+    cond_quantile: float = 0.0
     cond_strategy: str = "quantile"
+    cond_beta: float = 2.0
+    prior_shape: float = 3.0
+    prior_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.latent_dim < 2:
@@ -57,6 +67,12 @@ class DGPConfig:
             raise ValueError(
                 f"n_instances ({self.n_instances}) must be >= n_classes ({self.n_classes})"
             )
+        if not 0.0 <= self.cond_quantile < 1.0:
+            raise ValueError(f"cond_quantile must be in [0, 1), got {self.cond_quantile}")
+        for name in ("cond_beta", "prior_shape", "prior_scale"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
         if self.cond_strategy not in CONDITION_STRATEGIES:
             raise ValueError(
                 f"cond_strategy must be one of {CONDITION_STRATEGIES}, got {self.cond_strategy!r}"
@@ -143,17 +159,95 @@ def sample_vmf(
     return samples - 2.0 * (samples * u_h).sum(1, keepdim=True) * u_h
 
 
+def sample_gamma(
+    shape: tuple[int, ...], alpha: float, generator: torch.Generator, device=None, rounds: int = 4
+) -> torch.Tensor:
+    """Exact Gamma(α, 1) draws from an explicit generator (Marsaglia & Tsang 2000, vectorised).
+
+    For α < 1 it draws Gamma(α + 1)·U^(1/α). Each element gets ``rounds`` proposals at once and
+    keeps the first accepted one; elements where all were rejected (rare) are redrawn.
+    """
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a positive finite number, got {alpha}")
+    a = alpha + 1.0 if alpha < 1.0 else alpha
+    dd = a - 1.0 / 3.0
+    cc = 1.0 / math.sqrt(9.0 * dd)
+    n = math.prod(shape)
+    out = torch.empty(n, device=device)
+    todo = torch.arange(n, device=device)
+    for _ in range(10_000):
+        k = todo.numel()
+        x = torch.randn(k, rounds, generator=generator, device=device)
+        v = (1.0 + cc * x) ** 3
+        u = torch.rand(k, rounds, generator=generator, device=device)
+        ok = (v > 0) & (torch.log(u) < 0.5 * x**2 + dd - dd * v + dd * torch.log(v.clamp_min(1e-30)))
+        first = ok.to(torch.int8).argmax(dim=1)
+        out[todo] = (dd * v).gather(1, first[:, None]).squeeze(1)
+        accepted = ok.any(dim=1)
+        if bool(accepted.all()):
+            break
+        todo = todo[~accepted]
+    else:  # pragma: no cover - acceptance is > 95 % per proposal
+        raise RuntimeError(f"gamma sampler did not converge for alpha={alpha}")
+    if alpha < 1.0:
+        u = torch.rand(n, generator=generator, device=device)
+        out = out * u.pow(1.0 / alpha)
+    return out.view(shape)
+
+
+def sample_gennorm(
+    shape: tuple[int, ...], scale: float, beta: float, generator: torch.Generator, device=None
+) -> torch.Tensor:
+    """Generalised normal noise, density ∝ exp(−|x/s|^β): s·sign·G^(1/β) with G ~ Gamma(1/β, 1).
+
+    β = 2 is Normal(0, s/√2), β = 1 is Laplace(0, s); the official ``sample_generalized_normal``.
+    """
+    g = sample_gamma(shape, 1.0 / beta, generator, device)
+    sign = torch.randint(0, 2, shape, generator=generator, device=device) * 2 - 1
+    return scale * sign * g.pow(1.0 / beta)
+
+
+def sample_truncated_laplace(
+    loc: torch.Tensor, scale: float, bound: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Laplace(loc, scale) truncated to [−bound, bound] per coordinate, by inverse CDF.
+
+    u ~ U(F(−bound), F(bound)) and x = F⁻¹(u), F the Laplace CDF centred at ``loc`` (the official
+    ``NSphereSpace.truncated_laplace``; its closed form assumes −bound ≤ loc ≤ bound, this one
+    holds for any loc).
+    """
+    lo = torch.full_like(loc, -bound)
+    hi = torch.full_like(loc, bound)
+
+    def cdf(x: torch.Tensor) -> torch.Tensor:
+        t = (x - loc) / scale
+        return torch.where(t < 0, 0.5 * torch.exp(t.clamp_max(0)), 1 - 0.5 * torch.exp(-t.clamp_min(0)))
+
+    f_lo, f_hi = cdf(lo), cdf(hi)
+    u = f_lo + (f_hi - f_lo) * torch.rand(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
+    u = u.clamp(1e-12, 1 - 1e-12)
+    x = torch.where(u < 0.5, loc + scale * torch.log(2 * u), loc - scale * torch.log(2 * (1 - u)))
+    return torch.minimum(torch.maximum(x, lo), hi)
+
+
 def sample_cluster_vectors(cfg: DGPConfig, generator: torch.Generator) -> torch.Tensor:
-    """Class vectors v_1..v_|C| on the sphere: uniform, or Laplace(1)/Normal(1) around e_1, projected."""
+    """Class vectors v_1..v_|C| on the sphere: uniform, or e_1 + noise projected to the sphere.
+
+    Noise: Laplace(scale s), Normal(std s) or generalised normal (scale s, shape p), s =
+    ``prior_scale`` (official: 1.0, ``--m-param`` for the generalised normal), p = ``prior_shape``.
+    """
     C, d = cfg.n_classes, cfg.latent_dim
     if cfg.cluster_prior == "uniform":
         return sample_sphere(C, d, generator)
     e1 = torch.zeros(d)
     e1[0] = 1.0
+    s = cfg.prior_scale
     if cfg.cluster_prior == "laplace":
-        noise = sample_laplace((C, d), 1.0, generator)
+        noise = sample_laplace((C, d), s, generator)
+    elif cfg.cluster_prior == "normal":
+        noise = s * torch.randn(C, d, generator=generator)
     else:
-        noise = torch.randn(C, d, generator=generator)
+        noise = sample_gennorm((C, d), s, cfg.prior_shape, generator)
     return normalize(e1 + noise)
 
 
@@ -169,31 +263,64 @@ def condition_number(w: torch.Tensor) -> torch.Tensor:
     return s[..., 0] / s[..., -1]
 
 
-def make_mixing_weights(cfg: DGPConfig, generator: torch.Generator) -> list[torch.Tensor]:
-    """Weights of the invertible mixing MLP, each redrawn until well conditioned.
+@dataclass(frozen=True)
+class Mixing:
+    """The mixing weights and how they were chosen: threshold, per-layer κ(W), draws per layer."""
 
-    "quantile" (default, as in the CL-ICA / csi code): draw ``cond_candidates`` matrices, set the
-    threshold at their ``cond_quantile`` condition-number quantile, then redraw until one is below it.
-    "best": keep the best-conditioned of ``cond_candidates`` draws.
+    weights: list[torch.Tensor]
+    threshold: float
+    condition_numbers: list[float]
+    draws: list[int]
+
+
+def make_mixing(cfg: DGPConfig, generator: torch.Generator) -> Mixing:
+    """Weights of the invertible mixing MLP, each well conditioned.
+
+    "quantile" (default, the official call ``construct_invertible_mlp(..., cond_thresh_ratio=0.0,
+    n_iter_cond_thresh=25000)``): draw ``cond_candidates`` matrices, set the threshold at the
+    element ``int(cond_candidates · cond_quantile)`` of their sorted condition numbers (q = 0: the
+    smallest), then draw each layer until one is at or below it. Candidates are drawn in blocks of
+    ``cond_candidates`` and the first passing one is kept: the same distribution as one at a time.
+    "best": each layer is the best-conditioned of its own ``cond_candidates`` draws.
     """
-    d = cfg.latent_dim
-    pool = _draw_matrix(d, generator, cfg.cond_candidates)
-    conds = condition_number(pool)
-    if cfg.cond_strategy == "best":
-        weights = []
-        for _ in range(cfg.mixing_layers):
-            cand = _draw_matrix(d, generator, cfg.cond_candidates)
-            weights.append(cand[condition_number(cand).argmin()])
-        return [w.float() for w in weights]
-    threshold = torch.quantile(conds, cfg.cond_quantile)
-    weights = []
+    d, pool_n = cfg.latent_dim, cfg.cond_candidates
+    threshold = float("nan")
+    if cfg.cond_strategy == "quantile":
+        pool = condition_number(_draw_matrix(d, generator, pool_n))
+        threshold = float(pool.sort().values[int(pool_n * cfg.cond_quantile)])
+    weights, conds, draws = [], [], []
     for _ in range(cfg.mixing_layers):
+        if cfg.cond_strategy == "best":
+            cand = _draw_matrix(d, generator, pool_n)
+            c = condition_number(cand)
+            k = int(c.argmin())
+            weights.append(cand[k])
+            conds.append(float(c[k]))
+            draws.append(pool_n)
+            continue
+        n_drawn = 0
         while True:
-            w = _draw_matrix(d, generator)[0]
-            if condition_number(w) <= threshold:
-                weights.append(w.float())
+            cand = _draw_matrix(d, generator, pool_n)
+            c = condition_number(cand)
+            hits = (c <= threshold).nonzero()
+            if hits.numel():
+                k = int(hits[0, 0])
+                weights.append(cand[k])
+                conds.append(float(c[k]))
+                draws.append(n_drawn + k + 1)
                 break
-    return weights
+            n_drawn += pool_n
+            if n_drawn >= MAX_REDRAWS_PER_POOL * pool_n:
+                raise RuntimeError(
+                    f"no mixing matrix with condition number <= {threshold:.4g} in {n_drawn} draws "
+                    f"(d={d}, cond_quantile={cfg.cond_quantile}, cond_candidates={pool_n})"
+                )
+    return Mixing([w.float() for w in weights], threshold, conds, draws)
+
+
+def make_mixing_weights(cfg: DGPConfig, generator: torch.Generator) -> list[torch.Tensor]:
+    """Just the weights of :func:`make_mixing`."""
+    return make_mixing(cfg, generator).weights
 
 
 def mix(z: torch.Tensor, weights: list[torch.Tensor], slope: float = 0.2) -> torch.Tensor:
@@ -224,6 +351,8 @@ class GenerativeProcess:
     cluster_vectors: torch.Tensor
     mixing_weights: list[torch.Tensor]
     condition_numbers: list[float] = field(default_factory=list)
+    mixing_threshold: float = float("nan")
+    mixing_draws: list[int] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> GenerativeProcess:
         return GenerativeProcess(
@@ -231,17 +360,29 @@ class GenerativeProcess:
             self.cluster_vectors.to(device),
             [w.to(device) for w in self.mixing_weights],
             self.condition_numbers,
+            self.mixing_threshold,
+            self.mixing_draws,
         )
 
     def latents(self, klass: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """z | c: vMF(v_c, κ), or v_c + Laplace/Normal noise of scale κ/10 projected to the sphere."""
+        """z | c around v_c, with s = κ/10 for the noise conditionals (official ``c_param/10``).
+
+        vmf: exact vMF(v_c, κ). laplace / normal / gennorm: v_c + Laplace(s) / Normal(s) /
+        generalised-normal(s, shape β) noise, projected to the sphere. truncated_laplace:
+        Laplace(v_c, s) truncated to [−β, β] per coordinate and, as in the official code, not
+        projected (β = ``cond_beta``, the official ``--beta-param``).
+        """
         mu = self.cluster_vectors[klass]
         cfg = self.cfg
         if cfg.conditional == "vmf":
             return sample_vmf(mu, cfg.kappa, generator)
         scale = cfg.kappa / 10.0
+        if cfg.conditional == "truncated_laplace":
+            return sample_truncated_laplace(mu, scale, cfg.cond_beta, generator)
         if cfg.conditional == "laplace":
             noise = sample_laplace(tuple(mu.shape), scale, generator, mu.device)
+        elif cfg.conditional == "gennorm":
+            noise = sample_gennorm(tuple(mu.shape), scale, cfg.cond_beta, generator, mu.device)
         else:
             noise = scale * torch.randn(mu.shape, generator=generator, device=mu.device)
         return normalize(mu + noise)
@@ -273,9 +414,8 @@ def make_process(cfg: DGPConfig) -> GenerativeProcess:
     """Draw the fixed parts (cluster vectors, mixing) deterministically from ``cfg.seed`` on CPU."""
     gen = torch.Generator().manual_seed(cfg.seed)
     vectors = sample_cluster_vectors(cfg, gen)
-    weights = make_mixing_weights(cfg, gen)
-    conds = [float(condition_number(w.double())) for w in weights]
-    return GenerativeProcess(cfg, vectors, weights, conds)
+    m = make_mixing(cfg, gen)
+    return GenerativeProcess(cfg, vectors, m.weights, m.condition_numbers, m.threshold, m.draws)
 
 
 def generator_for(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -296,6 +436,8 @@ def save_dataset(path: str | Path, process: GenerativeProcess, n_eval: int, n_mo
         "cluster_vectors": process.cluster_vectors.numpy(),
         "mixing_weights": torch.stack(process.mixing_weights).numpy(),
         "condition_numbers": np.asarray(process.condition_numbers),
+        "mixing_threshold": np.asarray(process.mixing_threshold),
+        "mixing_draws": np.asarray(process.mixing_draws, dtype=np.int64),
         "eval_z": ev.z.numpy(),
         "eval_x": ev.x.numpy(),
         "eval_instance": ev.instance.numpy(),
@@ -308,6 +450,8 @@ def save_dataset(path: str | Path, process: GenerativeProcess, n_eval: int, n_mo
     atomic_savez(path, config=np.asarray(_config_json(cfg)), **arrays)
     return {
         "condition_numbers": process.condition_numbers,
+        "mixing_threshold": process.mixing_threshold,
+        "mixing_draws": process.mixing_draws,
         "mixing_condition_number": float(np.prod(process.condition_numbers)),
         "n_eval": n_eval,
         "n_monitor": n_monitor,
@@ -333,5 +477,7 @@ def load_dataset(path: str | Path) -> tuple[GenerativeProcess, dict[str, np.ndar
         torch.from_numpy(arrays.pop("cluster_vectors")),
         weights,
         [float(c) for c in arrays.pop("condition_numbers")],
+        float(arrays.pop("mixing_threshold", np.nan)),
+        [int(k) for k in arrays.pop("mixing_draws", [])],
     )
     return process, arrays

@@ -238,7 +238,7 @@ def train_family(
         loss.backward()
         opt.step()
         if step in record_set:
-            losses.append(loss.detach())
+            losses.append(loss.detach().clone())  # a bare detach() keeps the graph alive
     model.eval()
     values = torch.stack(losses).cpu().tolist()
     return list(zip(record, values, strict=True))

@@ -1,4 +1,4 @@
-"""Identifiability metrics of Reizinger et al. (2025), SPEC §3.
+"""Identifiability metrics of Reizinger et al. (2025), docs/science.md §3.
 
 Every probe regresses the ground truth from the encoder output: ``features`` (n, m) = f(x),
 ``latents`` (n, d) = z. Probes that fit something use a half/half split: fit on the first
@@ -31,6 +31,7 @@ __all__ = [
     "r2_affine",
     "r2_linear",
     "r2_rows",
+    "r2_rows_linear",
     "singular_value_mae",
 ]
 
@@ -43,6 +44,8 @@ PROBE_KEYS = (
     "sv_min",
     "sv_max",
     "r2_w_v",
+    "r2_w_v_linear",
+    "mae_w_v",
     "mcc_pearson",
     "mcc_spearman",
     "mcc_pearson_aligned",
@@ -114,10 +117,10 @@ def r2_linear(features: ArrayLike, latents: ArrayLike) -> float:
     return _r2_half_half(x, y, fit_intercept=False)
 
 
-def linear_map(features: ArrayLike, latents: ArrayLike) -> Array:
-    """A = argmin_A Σ‖z − A f‖² over the first half (no intercept); returns A with shape (d, m)."""
+def linear_map(features: ArrayLike, latents: ArrayLike, half: bool = True) -> Array:
+    """A = argmin_A Σ‖z − A f‖² (no intercept) over the first half, or all rows; A is (d, m)."""
     x, y = _check_pair(features, latents)
-    x_fit, y_fit, _, _ = _halves(x, y)
+    x_fit, y_fit = _halves(x, y)[:2] if half else (x, y)
     reg = LinearRegression(fit_intercept=False).fit(x_fit, y_fit)
     return np.asarray(reg.coef_, dtype=np.float64).reshape(y.shape[1], x.shape[1])
 
@@ -128,12 +131,13 @@ def singular_value_mae(
     """MAE_o = mean_i |σ_i(A) − β/κ| for the no-intercept map A (z ≈ A f); returns (mae, σ desc).
 
     Theory: f∘g = (κ/β)·O with O orthogonal, so z = (β/κ)·Oᵀ f and every σ_i(A) equals β/κ.
+    A is fitted on all rows, as the official ``orthogonal_linear_disentanglement`` does.
     """
     if not (math.isfinite(kappa) and kappa > 0):
         raise ValueError(f"kappa must be a positive finite number, got {kappa!r}")
     if not (math.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a positive finite number, got {beta!r}")
-    a = linear_map(features, latents)
+    a = linear_map(features, latents, half=False)
     sv = np.sort(np.linalg.svd(a, compute_uv=False))[::-1]
     mae = float(np.mean(np.abs(sv - beta / kappa)))
     return mae, sv
@@ -152,6 +156,16 @@ def r2_rows(rows: ArrayLike, targets: ArrayLike) -> float:
     if n_fit < m + 2 or k - n_fit < 2:
         return float("nan")
     return _r2_half_half(w, v, fit_intercept=True)
+
+
+def r2_rows_linear(rows: ArrayLike, targets: ArrayLike) -> float:
+    """W → v without intercept (R²_o of the rows, for row-normalised heads); nan when too few rows."""
+    w, v = _check_pair(rows, targets, names=("rows", "targets"), min_rows=1)
+    k, m = w.shape
+    n_fit = k // 2
+    if n_fit < m + 1 or k - n_fit < 2:
+        return float("nan")
+    return _r2_half_half(w, v, fit_intercept=False)
 
 
 # --------------------------------------------------------------------------- MCC
@@ -258,11 +272,16 @@ def probe_metrics(
     mae, sv = singular_value_mae(xo, yo, kappa=kappa, beta=beta)
 
     if w_rows is None:
-        r2_wv = float("nan")
+        r2_wv = r2_wv_lin = mae_wv = float("nan")
     else:
         if w_targets is None:
             raise ValueError("w_targets must be given together with w_rows")
         r2_wv = r2_rows(w_rows, w_targets)
+        r2_wv_lin = r2_rows_linear(w_rows, w_targets)
+        # official W → v MAE_o: singular values of the no-intercept map rows → v against 1
+        k_rows, m_cols = np.shape(w_rows)
+        enough = k_rows >= max(4, m_cols)
+        mae_wv = singular_value_mae(w_rows, w_targets, kappa=1.0)[0] if enough else float("nan")
 
     out = {
         "r2_affine": r2_affine(xa, ya),
@@ -271,6 +290,8 @@ def probe_metrics(
         "sv_min": float(sv.min()),
         "sv_max": float(sv.max()),
         "r2_w_v": r2_wv,
+        "r2_w_v_linear": r2_wv_lin,
+        "mae_w_v": mae_wv,
         "mcc_pearson": mcc(xa, ya, "pearson"),
         "mcc_spearman": mcc(xa, ya, "spearman"),
         "mcc_pearson_aligned": mcc_aligned(xa, ya, "pearson"),

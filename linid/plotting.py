@@ -33,6 +33,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from linid.config import CELL_AXES
+
 __all__ = [
     "METRIC_LABELS",
     "SWEEP_AXES",
@@ -41,25 +43,21 @@ __all__ = [
     "heatmap",
     "metric_vs_axis",
     "metric_vs_classes",
+    "paper_comparison",
     "select_base",
     "summarise",
     "training_curves",
 ]
 
-SWEEP_AXES: tuple[str, ...] = (
-    "latent_dim",
-    "n_classes",
-    "kappa",
-    "conditional",
-    "cluster_prior",
-    "label_noise",
-)
+SWEEP_AXES: tuple[str, ...] = CELL_AXES
 
 METRIC_LABELS: dict[str, str] = {
     "r2_affine": "R²$_a$ (affine probe)",
     "r2_linear": "R²$_o$ (linear probe, no intercept)",
     "mae_sv": "MAE$_o$ (singular values vs 1/κ)",
-    "r2_w_v": "R² (W rows → cluster vectors)",
+    "r2_w_v": "R²$_a$ (W rows → cluster vectors)",
+    "r2_w_v_linear": "R²$_o$ (W rows → cluster vectors)",
+    "mae_w_v": "MAE$_o$ (W rows → cluster vectors, singular values vs 1)",
     "mcc_pearson": "MCC (Pearson)",
     "mcc_spearman": "MCC (Spearman)",
     "mcc_pearson_aligned": "MCC (Pearson, aligned)",
@@ -76,6 +74,9 @@ AXIS_LABELS: dict[str, str] = {
     "conditional": "conditional distribution",
     "cluster_prior": "cluster-vector prior",
     "label_noise": "label-noise probability p",
+    "cond_beta": "conditional shape / bound β",
+    "prior_shape": "cluster-prior shape p",
+    "prior_scale": "cluster-prior scale",
     "step": "training step",
 }
 
@@ -644,4 +645,47 @@ def alignment(
         ax.set_aspect("equal", adjustable="datalim")
     if title:
         fig.suptitle(title)
+    return _save(fig, stem)
+
+
+# ----------------------------------------------------------------------------- paper comparison
+
+
+def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Published (x) vs reproduced (y) R² per matched row, coloured by the budget fraction.
+
+    One marker per (published row, budget); error bars are the std over seeds; the diagonal is
+    perfect agreement. MAE rows are left out (another scale). With no reproduced row the figure
+    says so instead of being empty.
+    """
+    _check(table, ["published", "reproduced_mean", "budget_fraction", "metric", "table"], "comparison")
+    done = table[(table["n_seeds"] > 0) & ~table["metric"].astype(str).str.startswith("mae")]
+    fig, ax = plt.subplots(figsize=(6.2, 5.2), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, zorder=0)
+    if done.empty:
+        ax.text(0.5, 0.5, "no reproduced cell matches a published row", ha="center", va="center")
+    else:
+        frac = done["budget_fraction"].astype(float).clip(lower=1e-4)
+        norm = matplotlib.colors.LogNorm(vmin=min(1e-3, frac.min()), vmax=1.0)
+        markers = {"Table 2": "s", "Table 3": "o", "Table 5": "D"}
+        for name, part in done.groupby("table"):
+            pf = part["budget_fraction"].astype(float).clip(lower=1e-4)
+            ax.errorbar(part["published"], part["reproduced_mean"],
+                        yerr=part["reproduced_std"].fillna(0), fmt="none", ecolor="0.5", lw=0.8)
+            sc = ax.scatter(part["published"], part["reproduced_mean"], c=pf, cmap="viridis",
+                            norm=norm, marker=markers.get(name, "^"), s=46, edgecolor="k",
+                            label=str(name), zorder=3)
+        for _, r in done.iterrows():
+            label = f"{r['setting']} {r['metric'].replace('r2_', 'R² ')}"
+            ax.annotate(label, (r["published"], r["reproduced_mean"]), fontsize=6,
+                        xytext=(3, -8), textcoords="offset points")
+        cb = fig.colorbar(sc, ax=ax)
+        cb.set_label("budget: share of the paper's samples (log)")
+        ax.legend(loc="upper left", fontsize=8)
+        lo = min(0.0, float(np.nanmin(done[["published", "reproduced_mean"]].to_numpy())))
+        ax.set_xlim(lo, 1.02)
+        ax.set_ylim(lo, 1.02)
+    ax.set_xlabel("published (Reizinger et al. 2025)")
+    ax.set_ylabel("reproduced (mean ± std over seeds)")
+    ax.set_title("Published vs reproduced R²", fontsize=10)
     return _save(fig, stem)

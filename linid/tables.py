@@ -5,24 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CELL_COLUMNS = [
-    "experiment",
-    "design",
-    "method",
-    "latent_dim",
-    "n_classes",
-    "kappa",
-    "conditional",
-    "cluster_prior",
-    "label_noise",
-    "data_seed",
-]
-ID_COLUMNS = CELL_COLUMNS + ["seed", "steps", "n_instances"]
+from linid.config import CELL_AXES
+
+#: what identifies a sweep cell (summaries pool every data seed and model seed of a cell)
+CELL_COLUMNS = ["experiment", "design", "method", "normalize_w", *CELL_AXES]
+ID_COLUMNS = CELL_COLUMNS + ["data_seed", "seed", "steps", "batch_size"]
 METRICS = [
     "r2_affine",
     "r2_linear",
     "mae_sv",
     "r2_w_v",
+    "r2_w_v_linear",
+    "mae_w_v",
     "mcc_pearson",
     "mcc_spearman",
     "mcc_pearson_aligned",
@@ -43,7 +37,7 @@ def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.D
         rec.update({k: probe["metrics"].get(k, np.nan) for k in METRICS + ["sv_min", "sv_max"]})
         rec.update(
             steps=tr["steps"],
-            n_instances=tr["n_instances"],
+            batch_size=tr["batch_size"],
             final_loss=tr["final_loss"],
             final_monitor_r2=tr.get("final_monitor_r2", np.nan),
             train_seconds=tr["seconds"],
@@ -57,16 +51,22 @@ def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.D
         records.append(rec)
     df = pd.DataFrame.from_records(records)
     cols = ID_COLUMNS + METRICS + EXTRA + RUN_IDS
-    return df[cols].sort_values(ID_COLUMNS[:-2] + ["seed"], kind="stable").reset_index(drop=True)
+    sort = CELL_COLUMNS + ["data_seed", "seed"]
+    return df[cols].sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+#: the columns that state a run's budget next to its cell
+BUDGET_COLUMNS = ["steps", "batch_size"]
 
 
 def summarize(df: pd.DataFrame, metrics: list[str] = METRICS) -> pd.DataFrame:
-    """Mean, std (ddof=1) and count over seeds for every (sweep, method, cell)."""
-    keys = CELL_COLUMNS + ["steps"]
+    """Mean, std (ddof=1) and count over every run (data seed × model seed) of a cell."""
+    keys = CELL_COLUMNS + BUDGET_COLUMNS
     g = df.groupby(keys, dropna=False, sort=True)[metrics]
     out = g.agg(["mean", "std"])
     out.columns = [f"{m}_{s}" for m, s in out.columns]
     out["n_seeds"] = g.size()
+    out["n_data_seeds"] = df.groupby(keys, dropna=False, sort=True)["data_seed"].nunique()
     return out.reset_index()
 
 
@@ -90,7 +90,7 @@ def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: list[str
 
 def markdown_table(summary: pd.DataFrame, metrics: list[str] = METRICS, digits: int = 3) -> str:
     """Paper-style Markdown: one line per cell, metrics as 'mean ± std'."""
-    keys = [c for c in CELL_COLUMNS if c != "design"] + ["n_seeds"]
+    keys = [c for c in CELL_COLUMNS if c != "design"] + ["steps", "n_seeds"]
     return _markdown_mean_std(summary, keys, metrics, digits)
 
 
@@ -99,16 +99,16 @@ def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for row, curve in zip(rows, curves, strict=True):
         c = curve.copy()
-        for k in CELL_COLUMNS + ["seed"]:
+        for k in CELL_COLUMNS + ["data_seed", "seed"]:
             c[k] = row[k]
         frames.append(c)
     df = pd.concat(frames, ignore_index=True)
     if "monitor_r2" not in df:
         df["monitor_r2"] = np.nan
-    return df[CELL_COLUMNS + ["seed", "step", "loss", "monitor_r2"]]
+    return df[CELL_COLUMNS + ["data_seed", "seed", "step", "loss", "monitor_r2"]]
 
 
-PAIR_KEYS = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "in_family"]
+PAIR_KEYS = ["experiment", "cell", "method", "head", "rep_dim", "n_classes", "diverse", "layer", "in_family"]
 PAIR_METRICS = ["mcca", "cca_min", "svcca", "r2_linear", "g_span"]
 
 
@@ -128,5 +128,5 @@ def pairs_summary(pairs: pd.DataFrame, metrics: list[str] = PAIR_METRICS) -> pd.
 
 def markdown_pairs(summary: pd.DataFrame, metrics: list[str] = PAIR_METRICS, digits: int = 3) -> str:
     """Markdown: one line per (cell, layer), metrics as 'mean ± std' over seed pairs."""
-    keys = ["experiment", "cell", "method", "rep_dim", "n_classes", "diverse", "layer", "n_pairs"]
+    keys = ["experiment", "cell", "method", "head", "rep_dim", "n_classes", "diverse", "layer", "n_pairs"]
     return _markdown_mean_std(summary, keys, metrics, digits)

@@ -32,6 +32,36 @@ def test_grid_expansion_counts_and_dedup():
     assert {s.cell.kappa for s in specs} == {10.0}
 
 
+def test_paired_data_seeds_and_heads_expand_as_the_official_runs():
+    sweep = {"design": "one_factor", "methods": ["diet"], "seeds": [0, 1, 2], "data_seeds": "paired",
+             "normalize_w": [False, True]}
+    specs = expand({"sweeps": {"t2": sweep}})
+    assert [(s.cell.data_seed, s.seed) for s in specs if s.head == "free"] == [(0, 0), (1, 1), (2, 2)]
+    assert {s.head for s in specs} == {"free", "unit"}
+    base = specs[0].cell
+    # the default base cell is the paper's: d = 5, |C| = 100, N = 10,240, κ = 10, vMF, uniform
+    assert (base.latent_dim, base.n_classes, base.n_instances, base.kappa) == (5, 100, 10240, 10.0)
+    assert (base.conditional, base.cluster_prior) == ("vmf", "uniform")
+
+
+def test_dataset_ids_are_injective_and_ignore_unused_shapes():
+    cells = sweep_cells({"design": "grid", "axes": {"kappa": [10.0, 10.000001, 1e-7, 1.0000001e-7]}})
+    ids = {expand({"sweeps": {"s": {"design": "grid", "axes": {"kappa": [c["kappa"]]}, "methods": ["supervised"],
+                                     "seeds": [0]}}})[0].cell.dataset_id for c in cells}
+    assert len(ids) == 4
+    # cond_beta does not change a vMF process: one cell, not two
+    assert len(sweep_cells({"design": "grid", "axes": {"cond_beta": [1.0, 3.0]}})) == 1
+    assert len(sweep_cells({"design": "grid", "base": {"conditional": "gennorm"}, "axes": {"cond_beta": [1.0, 3.0]}})) == 2
+
+
+def test_epochs_give_the_official_step_count():
+    from linid.config import cell_steps
+
+    assert cell_steps({"epochs": 50000, "batch_size": 1024, "steps": 7}, 10240) == 500_000
+    assert cell_steps({"epochs": 50000, "batch_size": 1024, "steps": 7}, 1000) == 50_000
+    assert cell_steps({"epochs": None, "batch_size": 1024, "steps": 7}, 1000) == 7
+
+
 def test_one_factor_expansion():
     sweep = {
         "design": "one_factor",
@@ -59,7 +89,7 @@ def _set(cfg, path, value):
 
 
 _DELETE = object()
-S = "simulation.sweeps.demo"
+S = "simulation.sweeps.supervised"
 
 BAD = [
     (f"{S}.axes.laten_dim", [2], "unknown key(s) 'laten_dim'"),
@@ -89,7 +119,14 @@ BAD = [
     ("simulation.train.steps", "1000", "steps = '1000'"),
     ("simulation.train.lr", -1, "lr = -1"),
     ("simulation.train.batch_size", 0, "batch_size = 0"),
-    ("simulation.data.n_instances", 10, "larger than simulation.data.n_instances = 10"),
+    (f"{S}.base", {"n_instances": 10}, "n_classes = 100 > n_instances = 10"),
+    (f"{S}.axes.n_instances", [1], "n_instances[0] = 1"),
+    (f"{S}.data_seeds", "pairs", "data_seeds = 'pairs'"),
+    (f"{S}.normalize_w", ["yes"], "normalize_w[0] = 'yes'"),
+    (f"{S}.axes.cond_beta", [0], "cond_beta[0] = 0"),
+    (f"{S}.axes.conditional", ["tlaplace"], "'truncated_laplace', 'gennorm'"),
+    ("simulation.data.cond_quantile", 1.0, "cond_quantile = 1.0"),
+    ("simulation.train.epochs", 0, "epochs = 0"),
     ("simulation.data.n_eval", 100, "must be >= probe.n_affine + probe.n_linear"),
     ("simulation.sweeps", {}, "sweeps = {}"),
     ("name", "bad name/x", "name = 'bad name/x'"),

@@ -13,7 +13,12 @@ from linid.data import (
     make_process,
     mix,
     normalize,
+    _draw_matrix,
+    make_mixing,
+    sample_gamma,
+    sample_gennorm,
     sample_laplace,
+    sample_truncated_laplace,
     sample_vmf,
     save_dataset,
     unmix,
@@ -83,13 +88,77 @@ def test_mixing_is_invertible_and_well_conditioned(d):
     assert float((x - z @ coef).norm() / x.norm()) > 1e-3
 
 
+def test_official_mixing_threshold_is_the_smallest_of_the_pool():
+    """Official call: cond_thresh_ratio=0.0 → the threshold is min κ over the pool; every layer ≤ it."""
+    cfg = DGPConfig(latent_dim=4, n_classes=10, cond_candidates=300, seed=7)
+    assert (DGPConfig(latent_dim=5, n_classes=10).cond_candidates, DGPConfig(latent_dim=5, n_classes=10).cond_quantile) == (25000, 0.0)
+    m = make_mixing(cfg, torch.Generator().manual_seed(7))
+    # replay the same stream: the pool is the first draw
+    pool = condition_number(_draw_matrix(4, torch.Generator().manual_seed(7), 300))
+    assert m.threshold == pytest.approx(float(pool.min()))
+    assert all(c <= m.threshold + 1e-12 for c in m.condition_numbers)
+    assert all(k >= 1 for k in m.draws)
+    # the helper's own default (25 % quantile) gives a looser threshold: element int(n · q) of the sorted pool
+    q = make_mixing(DGPConfig(latent_dim=4, n_classes=10, cond_candidates=300, cond_quantile=0.25, seed=7),
+                    torch.Generator().manual_seed(7))
+    assert q.threshold == pytest.approx(float(pool.sort().values[75]))
+    assert q.threshold > m.threshold
+
+
+def test_threshold_and_layer_conditions_are_stored(tmp_path):
+    p = make_process(DGPConfig(latent_dim=3, n_classes=4, cond_candidates=200, n_instances=40))
+    info = save_dataset(tmp_path / "d.npz", p, n_eval=100, n_monitor=10)
+    assert info["mixing_threshold"] == p.mixing_threshold and len(info["mixing_draws"]) == 4
+    q, _ = load_dataset(tmp_path / "d.npz")
+    assert q.mixing_threshold == p.mixing_threshold and q.mixing_draws == p.mixing_draws
+    assert q.condition_numbers == pytest.approx([float(condition_number(w.double())) for w in q.mixing_weights], rel=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1.0, 2.5])
+def test_gamma_sampler_is_exact(alpha):
+    x = sample_gamma((20000,), alpha, torch.Generator().manual_seed(0)).double().numpy()
+    assert stats.kstest(x, stats.gamma(alpha).cdf).pvalue > 0.01
+
+
+@pytest.mark.parametrize("beta", [0.7, 1.0, 2.0, 4.0])
+def test_generalised_normal_noise_is_exact(beta):
+    x = sample_gennorm((20000,), 0.5, beta, torch.Generator().manual_seed(1)).double().numpy()
+    assert stats.kstest(x, stats.gennorm(beta, scale=0.5).cdf).pvalue > 0.01
+
+
+@pytest.mark.parametrize("loc,bound", [(0.3, 2.0), (-0.8, 1.0), (0.0, 0.5)])
+def test_truncated_laplace_is_exact(loc, bound):
+    scale = 1.0
+    x = sample_truncated_laplace(torch.full((20000,), loc, dtype=torch.float64), scale, bound,
+                                 torch.Generator().manual_seed(2)).numpy()
+    assert x.min() >= -bound and x.max() <= bound
+    lap = stats.laplace(loc, scale)
+    lo, hi = lap.cdf(-bound), lap.cdf(bound)
+    assert stats.kstest(x, lambda t: (lap.cdf(t) - lo) / (hi - lo)).pvalue > 0.01
+
+
+def test_new_conditionals_follow_the_official_code():
+    """gennorm: projected to the sphere; truncated Laplace: per-coordinate box [-β, β], not projected."""
+    g = make_process(DGPConfig(latent_dim=5, n_classes=10, conditional="gennorm", cond_beta=1.5,
+                               kappa=2.0, n_instances=100, cond_candidates=100))
+    b = g.sample(4000, torch.Generator().manual_seed(0))
+    assert torch.allclose(b.z.norm(dim=1), torch.ones(4000), atol=1e-5)
+    assert float((b.z * g.cluster_vectors[b.klass]).sum(1).mean()) > 0.7
+    t = make_process(DGPConfig(latent_dim=5, n_classes=10, conditional="truncated_laplace", cond_beta=1.5,
+                               n_instances=100, cond_candidates=100))
+    b = t.sample(4000, torch.Generator().manual_seed(0))
+    assert float(b.z.abs().max()) <= 1.5 and float((b.z.norm(dim=1) - 1).abs().mean()) > 0.1
+    # centred on the class vector: the mean of z - v_c is ~0 (the box is symmetric around |v_c| <= 1)
+    assert float((b.z - t.cluster_vectors[b.klass]).mean()) == pytest.approx(0.0, abs=0.05)
+
+
 def test_best_strategy_beats_quantile():
-    q = make_process(DGPConfig(latent_dim=5, n_classes=10, cond_candidates=500))
+    q = make_process(DGPConfig(latent_dim=5, n_classes=10, cond_candidates=500, cond_quantile=0.25))
     b = make_process(DGPConfig(latent_dim=5, n_classes=10, cond_candidates=500, cond_strategy="best"))
     assert max(b.condition_numbers) <= max(q.condition_numbers) + 1e-9
 
 
-@pytest.mark.parametrize("prior", ["uniform", "laplace", "normal"])
+@pytest.mark.parametrize("prior", ["uniform", "laplace", "normal", "gennorm"])
 def test_cluster_priors(prior):
     p = make_process(DGPConfig(latent_dim=5, n_classes=2000, cluster_prior=prior, n_instances=2000))
     v = p.cluster_vectors
@@ -157,6 +226,9 @@ def test_save_and_load_roundtrip(tmp_path):
         ({"conditional": "cauchy"}, "conditional"),
         ({"cluster_prior": "x"}, "cluster_prior"),
         ({"label_noise": 1.5}, "label_noise"),
+        ({"cond_beta": 0.0}, "cond_beta"),
+        ({"prior_shape": float("nan")}, "prior_shape"),
+        ({"cond_quantile": 1.0}, "cond_quantile"),
     ],
 )
 def test_bad_config_raises(kwargs, msg):

@@ -267,8 +267,9 @@ def test_probe_metrics_keys_values_and_row_blocks():
     )
     assert tuple(out) == M.PROBE_KEYS
     assert set(out) == {
-        "r2_affine", "r2_linear", "mae_sv", "sv_min", "sv_max", "r2_w_v", "mcc_pearson",
-        "mcc_spearman", "mcc_pearson_aligned", "mcc_spearman_aligned", "r2_knn",
+        "r2_affine", "r2_linear", "mae_sv", "sv_min", "sv_max", "r2_w_v", "r2_w_v_linear",
+        "mae_w_v", "mcc_pearson", "mcc_spearman", "mcc_pearson_aligned", "mcc_spearman_aligned",
+        "r2_knn",
     }  # fmt: skip
     assert all(type(val) is float for val in out.values())
     assert out["r2_affine"] == pytest.approx(1.0, abs=1e-10)
@@ -277,6 +278,9 @@ def test_probe_metrics_keys_values_and_row_blocks():
     assert out["sv_min"] == pytest.approx(0.1, abs=1e-8)
     assert out["sv_max"] == pytest.approx(0.1, abs=1e-8)
     assert out["r2_w_v"] == pytest.approx(1.0, abs=1e-10)
+    # v = W O with O orthogonal: the no-intercept map is exact and all its singular values are 1
+    assert out["r2_w_v_linear"] == pytest.approx(1.0, abs=1e-10)
+    assert out["mae_w_v"] < 1e-8
     assert out["mcc_pearson_aligned"] == pytest.approx(1.0, abs=1e-10)
     assert out["mcc_spearman_aligned"] == pytest.approx(1.0, abs=1e-10)
     assert out["mcc_pearson"] < 0.99
@@ -290,7 +294,7 @@ def test_probe_metrics_linear_block_uses_fresh_rows():
     f[n_affine:] *= 10.0  # only the linear block is scaled by kappa=10
     out = M.probe_metrics(f, z, kappa=10.0, n_affine=n_affine, n_linear=n_linear)
     assert out["mae_sv"] < 1e-8
-    assert math.isnan(out["r2_w_v"])
+    assert math.isnan(out["r2_w_v"]) and math.isnan(out["mae_w_v"])
     assert out["mcc_pearson"] == pytest.approx(1.0, abs=1e-12)
 
 

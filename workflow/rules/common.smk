@@ -7,7 +7,7 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.utils import validate
 
-from linid.config import ConfigError, check_config, expand, load_schema
+from linid.config import CELL_AXES, HEADS, ConfigError, cell_steps, check_config, expand, load_schema
 from linid.workflow import code_hash, job_environment
 
 SCHEMA = "../schemas/config.schema.yaml"
@@ -31,8 +31,9 @@ COMPARE = config["compare"]
 
 
 wildcard_constraints:
-    data=r"d\d+_C\d+_k[^_/]+_[a-z]+_[a-z]+_p[^_/]+_s\d+",
+    data=r"d\d+_C\d+_N\d+_k[^/]+_s\d+",
     method="supervised|diet",
+    head="free|unit",
     seed=r"\d+",
     fdata=r"K\d+_s\d+",
     M=r"\d+",
@@ -72,13 +73,15 @@ CODE = {
     "train": code_hash(workflow.basedir, "data", "models", "training", "io"),
     "features": code_hash(workflow.basedir, "data", "models", "training", "features", "io"),
     "probe": code_hash(workflow.basedir, "metrics", "io"),
-    "aggregate": code_hash(workflow.basedir, "tables", "io"),
-    "figures": code_hash(workflow.basedir, "plotting", "tables"),
+    "aggregate": code_hash(workflow.basedir, "tables", "config", "io"),
+    "figures": code_hash(workflow.basedir, "plotting", "tables", "config"),
     "family_data": code_hash(workflow.basedir, "family", "family_run", "io"),
     "family_train": code_hash(workflow.basedir, "family", "family_run", "training", "io"),
     "compare": code_hash(workflow.basedir, "compare", "family", "family_run", "io"),
     "family_figures": code_hash(workflow.basedir, "plotting", "compare", "tables"),
+    "paper": code_hash(workflow.basedir, "paper", "plotting", "config"),
 }
+PUBLISHED = "workflow/resources/published_reizinger2025.csv"
 
 
 # -- params --------------------------------------------------------------------------------------
@@ -93,8 +96,11 @@ def dataset_params(wildcards):
         "conditional": cell.conditional,
         "cluster_prior": cell.cluster_prior,
         "label_noise": cell.label_noise,
+        "cond_beta": cell.cond_beta,
+        "prior_shape": cell.prior_shape,
+        "prior_scale": cell.prior_scale,
         "seed": cell.data_seed,
-        "n_instances": data["n_instances"],
+        "n_instances": cell.n_instances,
         "mixing_layers": data["mixing_layers"],
         "mixing_slope": data["mixing_slope"],
         "cond_candidates": data["cond_candidates"],
@@ -106,14 +112,21 @@ def dataset_params(wildcards):
 def train_params(wildcards):
     """TrainConfig fields of one model."""
     t = SIM["train"]
-    keys = ("steps", "batch_size", "lr", "normalize_w", "temperature", "learn_temperature")
+    keys = ("batch_size", "lr", "temperature", "learn_temperature")
     keys += ("log_every", "eval_every", "checkpoint_every", "chunk_steps", "bn_batches")
-    return {"method": wildcards.method, "seed": int(wildcards.seed), **{k: t[k] for k in keys}}
+    return {
+        "method": wildcards.method,
+        "seed": int(wildcards.seed),
+        "normalize_w": HEADS[wildcards.head],
+        "steps": cell_steps(t, DATASETS[wildcards.data].n_instances),
+        **{k: t[k] for k in keys},
+    }
 
 
 def checkpoint_path(wildcards):
     """Resume file of a training job: outside its outputs, so a killed job keeps it."""
-    return f"results/checkpoints/sim/{wildcards.data}/{wildcards.method}/seed{wildcards.seed}.ckpt"
+    w = wildcards
+    return f"results/checkpoints/sim/{w.data}/{w.method}/{w.head}/seed{w.seed}.ckpt"
 
 
 def cell_kappa(wildcards):
@@ -125,7 +138,8 @@ def train_runtime(wildcards, attempt):
     """Minutes: the budget in 10k-step units × per-10k estimate at d=10, scaled by d, × attempt."""
     d = DATASETS[wildcards.data].latent_dim
     per10k = config["resources"]["train_minutes_per_10k_steps"]
-    est = SIM["train"]["steps"] / 10_000 * per10k * max(d / 10, 0.5)
+    steps = cell_steps(SIM["train"], DATASETS[wildcards.data].n_instances)
+    est = steps / 10_000 * per10k * max(d / 10, 0.5)
     return int(max(10, 1.5 * est) * attempt)
 
 
@@ -142,7 +156,7 @@ def family_train_runtime(wildcards, attempt):
 
 # -- targets -------------------------------------------------------------------------------------
 def model_files(pattern):
-    return [pattern.format(data=d, method=m, seed=s) for d, m, s in MODELS]
+    return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in MODELS]
 
 
 def probe_rows():
@@ -154,6 +168,7 @@ def all_outputs():
     out = []
     if SPECS:
         out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
+        out += [rules.paper_comparison.output.table]
     if FAM_CELLS or sim_compare_groups():
         out += [rules.aggregate_pairs.output.table]
     if FAM_CELLS:
@@ -195,23 +210,20 @@ def sim_compare_groups():
     if not (SIM["enabled"] and COMPARE["enabled"]):
         return {}
     groups = {}
-    for d, m, s in MODELS:
-        groups.setdefault((d, m), []).append(s)
+    for d, m, h, s in MODELS:
+        groups.setdefault((d, m, h), []).append(s)
     return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) >= 2}
 
 
 def sim_compare_features(wildcards):
-    seeds = sim_compare_groups()[(wildcards.data, wildcards.method)]
-    return [
-        rules.extract_features.output.features.format(data=wildcards.data, method=wildcards.method, seed=s)
-        for s in seeds
-    ]
+    w = wildcards
+    seeds = sim_compare_groups()[(w.data, w.method, w.head)]
+    pattern = rules.extract_features.output.features
+    return [pattern.format(data=w.data, method=w.method, head=w.head, seed=s) for s in seeds]
 
 
 def sim_compare_files():
-    return [
-        f"results/sim/compare/{d}/{m}.csv" for d, m in sim_compare_groups()
-    ]
+    return [f"results/sim/compare/{d}/{m}/{h}.csv" for d, m, h in sim_compare_groups()]
 
 
 def family_cells_table():
@@ -225,13 +237,16 @@ def extra_axes():
     """Sweep axes beyond d and |C| that take more than one value (each gets its own figure)."""
     values = {}
     for s in SPECS:
-        for a in ("kappa", "conditional", "cluster_prior", "label_noise"):
+        for a in CELL_AXES[2:]:
             values.setdefault(a, set()).add(getattr(s.cell, a))
     return sorted(a for a, v in values.items() if len(v) > 1)
 
 
 def sweep_bases():
     """Base cell of every sweep (the slice each one-factor figure varies around)."""
-    from linid.config import DEFAULT_BASE
+    from linid.config import DEFAULT_BASE, canonical_cell
 
-    return {name: {**DEFAULT_BASE, **sweep.get("base", {})} for name, sweep in SIM.get("sweeps", {}).items()}
+    return {
+        name: canonical_cell({**DEFAULT_BASE, **sweep.get("base", {})})
+        for name, sweep in SIM.get("sweeps", {}).items()
+    }

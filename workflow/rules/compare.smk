@@ -27,9 +27,9 @@ rule compare_sim:
     input:
         features=sim_compare_features,
     output:
-        pairs="results/sim/compare/{data}/{method}.csv",
+        pairs="results/sim/compare/{data}/{method}/{head}.csv",
     log:
-        "results/logs/compare_sim/{data}/{method}.log",
+        "results/logs/compare_sim/{data}/{method}/{head}.log",
     params:
         layers=["f"],
         svcca_k=COMPARE["svcca_k"],

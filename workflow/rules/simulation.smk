@@ -26,11 +26,11 @@ rule train:
         data=rules.generate_dataset.output.data,
         meta=rules.generate_dataset.output.meta,
     output:
-        model="results/sim/models/{data}/{method}/seed{seed}/model.pt",
-        curve="results/sim/models/{data}/{method}/seed{seed}/curve.csv",
-        summary="results/sim/models/{data}/{method}/seed{seed}/train.json",
+        model="results/sim/models/{data}/{method}/{head}/seed{seed}/model.pt",
+        curve="results/sim/models/{data}/{method}/{head}/seed{seed}/curve.csv",
+        summary="results/sim/models/{data}/{method}/{head}/seed{seed}/train.json",
     log:
-        "results/logs/train/{data}/{method}/seed{seed}.log",
+        "results/logs/train/{data}/{method}/{head}/seed{seed}.log",
     params:
         train=train_params,
         checkpoint=checkpoint_path,
@@ -53,9 +53,9 @@ rule extract_features:
         model=rules.train.output.model,
         summary=rules.train.output.summary,
     output:
-        features="results/sim/features/{data}/{method}/seed{seed}.npz",
+        features="results/sim/features/{data}/{method}/{head}/seed{seed}.npz",
     log:
-        "results/logs/extract_features/{data}/{method}/seed{seed}.log",
+        "results/logs/extract_features/{data}/{method}/{head}/seed{seed}.log",
     params:
         method="{method}",
         code=CODE["features"],
@@ -73,9 +73,9 @@ rule probe:
     input:
         features=rules.extract_features.output.features,
     output:
-        probe="results/sim/probes/{data}/{method}/seed{seed}.json",
+        probe="results/sim/probes/{data}/{method}/{head}/seed{seed}.json",
     log:
-        "results/logs/probe/{data}/{method}/seed{seed}.log",
+        "results/logs/probe/{data}/{method}/{head}/seed{seed}.log",
     params:
         kappa=cell_kappa,
         probe=SIM["probe"],

@@ -14,7 +14,8 @@ def main(smk) -> None:
     trains = [read_json(p) for p in smk.input.summaries]
     curves = [pd.read_csv(p) for p in smk.input.curves]
     rows = smk.params.rows
-    order = [index[(r["dataset_id"], r["method"], r["seed"])] for r in rows]
+    head = {True: "unit", False: "free"}
+    order = [index[(r["dataset_id"], r["method"], head[r["normalize_w"]], r["seed"])] for r in rows]
     upstream = [p["job_uid"] for p in probes]
     with job_run(smk.rule, {}, {"n_models": len(index), "n_rows": len(rows)}, upstream=upstream) as run:
         table = tidy_table(rows, [probes[k] for k in order], [trains[k] for k in order])

@@ -5,10 +5,11 @@ from pathlib import Path
 import pandas as pd
 
 from linid import plotting
+from linid.config import CELL_AXES
 from linid.io import read_json
 from linid.jobs import job_run, setup_logging
 
-DEDUP = ["method", "latent_dim", "n_classes", "kappa", "conditional", "cluster_prior", "label_noise", "data_seed", "seed"]
+DEDUP = ["method", "normalize_w", *CELL_AXES, "data_seed", "seed"]
 
 
 def slice_sweeps(df: pd.DataFrame, bases: dict, keep: list[str]) -> pd.DataFrame:
@@ -18,10 +19,18 @@ def slice_sweeps(df: pd.DataFrame, bases: dict, keep: list[str]) -> pd.DataFrame
     return out.drop_duplicates(subset=DEDUP)
 
 
+def with_head_label(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs whose W rows were renormalised are drawn as their own method, 'diet (unit W)'."""
+    out = df.copy()
+    unit = out["normalize_w"].astype(str).str.lower() == "true"
+    out.loc[unit, "method"] = out.loc[unit, "method"] + " (unit W)"
+    return out
+
+
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    table = pd.read_csv(smk.input.table)
-    curves = pd.read_csv(smk.input.curves)
+    table = with_head_label(pd.read_csv(smk.input.table))
+    curves = with_head_label(pd.read_csv(smk.input.curves))
     bases = smk.params.bases
     out_dir = Path(smk.output.axes)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ def main(smk) -> int:
     process, arrays = load_dataset(smk.input.data)
     meta = read_json(smk.input.meta)
     device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
-    label = f"train {smk.wildcards.data}/{smk.wildcards.method}/seed{smk.wildcards.seed}"
+    w = smk.wildcards
+    label = f"train {w.data}/{w.method}/{w.head}/seed{w.seed}"
     log.info("%s on %s (CUDA_VISIBLE_DEVICES=%s)", label, device, os.environ.get("CUDA_VISIBLE_DEVICES"))
     params = {"train": smk.params.train, "dgp": meta["config"], "device": str(device)}
     with job_run(smk.rule, dict(smk.wildcards), params, upstream=[meta["job_uid"]], live=True) as run:
@@ -52,6 +53,8 @@ def main(smk) -> int:
         monitor_r2 = [p["monitor_r2"] for p in result.curve if "monitor_r2" in p]
         summary = {
             "steps": cfg.steps,
+            "batch_size": cfg.batch_size,
+            "normalize_w": cfg.normalize_w,
             "n_instances": process.cfg.n_instances,
             "final_loss": last["loss"],
             "final_monitor_r2": monitor_r2[-1] if monitor_r2 else float("nan"),

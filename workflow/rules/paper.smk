@@ -1,0 +1,28 @@
+# Published vs reproduced: every reproduced cell that matches a row of the paper's tables.
+
+
+rule paper_comparison:
+    input:
+        table=rules.aggregate_probes.output.table,
+        meta=rules.aggregate_probes.output.meta,
+        published=PUBLISHED,
+    output:
+        table=report(
+            "results/tables/paper_comparison.csv", category="Paper", caption="../report/paper.rst"
+        ),
+        markdown=report(
+            "results/tables/paper_comparison.md", category="Paper", caption="../report/paper.rst"
+        ),
+        figure=report(
+            "results/figures/paper_comparison.png", category="Paper", caption="../report/paper_fig.rst"
+        ),
+        pdf="results/figures/paper_comparison.pdf",
+    log:
+        "results/logs/paper_comparison.log",
+    params:
+        code=CODE["paper"],
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/paper_comparison.py"
