@@ -1,4 +1,4 @@
-"""Cross-model comparisons of Roeder, Metz & Kingma (2021), SPEC §4.
+"""Cross-model comparisons of Roeder, Metz & Kingma (2021), docs/science.md §4.
 
 Every function takes two models' features on the *same* held-out inputs: ``a`` (n, p) and
 ``b`` (n, q), row i of both being the same input. Linear identifiability says b = A a (+ c) for
@@ -146,7 +146,7 @@ def linear_r2(a: ArrayLike, b: ArrayLike) -> float:
 
 
 def compare_pair(a: ArrayLike, b: ArrayLike, svcca_k: int | None = None) -> dict:
-    """All SPEC §4 measures for one pair: mCCA, CCA spectrum, mean SVCCA_k, R²(a→b), R²(b→a)."""
+    """All docs/science.md §4 measures for one pair: mCCA, CCA spectrum, mean SVCCA_k, R²(a→b), R²(b→a)."""
     x, y = _check_pair(a, b, min_rows=4)
     spectrum = cca(x, y)
     k = min(x.shape[1], y.shape[1]) if svcca_k is None else svcca_k

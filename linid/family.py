@@ -1,4 +1,4 @@
-"""The model family p(y|x) ∝ exp(f(x)ᵀ g(y)) of Roeder, Metz & Kingma (2021), SPEC §4.
+"""The model family p(y|x) ∝ exp(f(x)ᵀ g(y)) of Roeder, Metz & Kingma (2021), docs/science.md §4.
 
 Data: x ~ N(0, σ² I), label y = the angular bin of (x_1, x_2) among K equal bins of [0, 2π)
 (or of the angle folded to [0, π)). Two models of the family that fit the data have

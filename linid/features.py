@@ -1,4 +1,4 @@
-"""Feature extraction: encoder outputs f(x) on the held-out draws and the head's rows (SPEC §3)."""
+"""Feature extraction: encoder outputs f(x) on the held-out draws and the head's rows (docs/science.md §3)."""
 
 from __future__ import annotations
 

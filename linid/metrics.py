@@ -248,7 +248,7 @@ def probe_metrics(
     w_targets: ArrayLike | None = None,
     knn_neighbors: int = 10,
 ) -> dict[str, float]:
-    """SPEC §3 report: rows [0, n_a) → R²_a, MCC, kNN; rows [n_a, n_a + n_o) → R²_o, MAE_o.
+    """docs/science.md §3 report: rows [0, n_a) → R²_a, MCC, kNN; rows [n_a, n_a + n_o) → R²_o, MAE_o.
 
     Raw MCC uses all ``n_affine`` rows (nothing is fitted); aligned MCC and the regressions use
     the half/half split inside their block. ``r2_w_v`` regresses ``w_targets`` (the cluster

@@ -1,4 +1,4 @@
-"""Encoder f and linear head W of Reizinger et al. (2025), SPEC §2."""
+"""Encoder f and linear head W of Reizinger et al. (2025), docs/science.md §2."""
 
 from __future__ import annotations
 

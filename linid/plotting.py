@@ -1,4 +1,4 @@
-"""Figures of the simulation sweep (SPEC §3: mean ± std over seeds per sweep cell).
+"""Figures of the simulation sweep (docs/science.md §3: mean ± std over seeds per sweep cell).
 
 Every figure function takes a pandas DataFrame and an output path *stem* (a Path without suffix),
 writes ``<stem>.png`` (dpi 150) and ``<stem>.pdf``, closes the figure and returns the written paths.

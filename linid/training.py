@@ -1,4 +1,4 @@
-"""Online cross-entropy training of encoder + head on fresh draws of the generative process (SPEC §2).
+"""Online cross-entropy training of encoder + head on fresh draws of the generative process (docs/science.md §2).
 
 Data are sampled on the training device in chunks of ``chunk_steps`` batches (one sampler call per
 chunk, not per step); the loss is read back to the host only every ``log_every`` steps. A checkpoint

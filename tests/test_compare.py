@@ -1,4 +1,4 @@
-"""Tests for linid.compare (SPEC §4 measures): each checks a fact that fails if the maths is wrong."""
+"""Tests for linid.compare (docs/science.md §4 measures): each checks a fact that fails if the maths is wrong."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for linid.family (SPEC §4): the angle data, the model family and cross-model mCCA."""
+"""Tests for linid.family (docs/science.md §4): the angle data, the model family and cross-model mCCA."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for linid.metrics (SPEC §3): each checks a fact that fails if the maths is wrong."""
+"""Tests for linid.metrics (docs/science.md §3): each checks a fact that fails if the maths is wrong."""
 
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ def _runs(repo: Path, deleted: bool = False) -> pd.DataFrame:
 
 
 N_MODELS = 2 * 2 * 2  # 2 cells × 2 methods × 2 seeds
-N_JOBS = 2 + 3 * N_MODELS + 2  # datasets, train/features/probe per model, aggregate, figures
+N_JOBS = 2 + 3 * N_MODELS + 3  # datasets, train/features/probe per model, aggregate, figures, paper
 N_FAMILY_CELLS = 2  # M = 2 × K ∈ {2, 6}, 3 seeds each
 # family dataset/train/features/compare per cell, compare_sim per (cell, method), aggregate, figures
 N_JOBS += 4 * N_FAMILY_CELLS + 4 + 2
@@ -104,11 +104,16 @@ def test_outputs_and_tidy_table(repo):
     assert "±" in md and md.count("\n") == 2 + 4
     curves = pd.read_csv(res / "tables" / "curves.csv")
     assert set(curves["step"]) == {10, 20, 30, 40}
-    for name in ("r2_heatmap", "r2_vs_classes", "training_curves"):
+    for name in ("r2_heatmap", "r2_vs_classes", "training_curves", "paper_comparison"):
         assert (res / "figures" / f"{name}.png").stat().st_size > 5000
         assert (res / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
     for rule in ("generate_dataset", "train", "extract_features", "probe"):
         assert list((res / "logs" / rule).rglob("*.log")), rule
+    # the paper comparison lists every published value; the tiny cells (N = 64) match none of them
+    paper = pd.read_csv(res / "tables" / "paper_comparison.csv")
+    assert len(paper) == 115 and paper["status"].eq("not run").all()
+    base = paper[(paper["table"] == "Table 3") & (paper["setting"] == "d = 5")]
+    assert base["published"].tolist() == [0.998]
     # checkpoints are removed once the declared outputs exist
     assert not list((res / "checkpoints").rglob("*.ckpt"))
     # pairwise comparisons: family 2 cells × 3 pairs × 4 layers, simulation 4 groups × 1 pair × f
@@ -131,6 +136,7 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     counts = runs["tags.linid.rule"].value_counts().to_dict()
     assert counts == {
         "generate_dataset": 2, "train": 8, "extract_features": 8, "probe": 8, "aggregate_probes": 1, "figures": 1,
+        "paper_comparison": 1,
         "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim": 4,
         "aggregate_pairs": 1, "family_figures": 1,
     }
@@ -170,7 +176,9 @@ def _with(repo: Path, name: str, edit) -> Path:
 
 def test_probe_setting_reruns_only_probes_and_below(repo):
     cfg = _with(repo, "probe.yaml", lambda c: c["simulation"]["probe"].update(knn_neighbors=5))
-    assert planned_jobs(repo, cfg) == {"probe": N_MODELS, "aggregate_probes": 1, "figures": 1, "all": 1}
+    assert planned_jobs(repo, cfg) == {
+        "probe": N_MODELS, "aggregate_probes": 1, "figures": 1, "paper_comparison": 1, "all": 1
+    }
 
 
 def test_training_budget_reruns_training_not_data(repo):
@@ -204,19 +212,19 @@ def test_library_code_change_reruns_its_stage(repo):
     original = plotting.read_text()
     try:
         plotting.write_text(original + "\n\nDPI_EXTRA = 1\n")
-        assert planned_jobs(repo) == {"figures": 1, "family_figures": 1, "all": 1}
+        assert planned_jobs(repo) == {"figures": 1, "family_figures": 1, "paper_comparison": 1, "all": 1}
     finally:
         plotting.write_text(original)
 
 
 def test_rerun_supersedes_old_mlflow_run(repo):
-    target = "results/sim/probes/d2_C8_k10_vmf_uniform_p0_s0/supervised/seed0.json"
+    target = "results/sim/probes/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.json"
     smk(repo, "--forcerun", "probe", "--allowed-rules", "probe", "--", target)
     runs = _runs(repo)
-    key = runs["tags.linid.job_key"].str.contains("probe:data=d2_C8_k10_vmf_uniform_p0_s0,method=supervised,seed=0")
+    key = runs["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,method=supervised,head=free,seed=0")
     assert key.sum() == 1  # one live run for the job
     old = _runs(repo, deleted=True)
-    sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_k10_vmf_uniform_p0_s0,method=supervised,seed=0", na=False)]
+    sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,method=supervised,head=free,seed=0", na=False)]
     assert len(sup) == 2 and sup["tags.linid.superseded_by"].notna().sum() == 1
 
 
@@ -229,3 +237,7 @@ def test_presets_pass_a_dry_run(tmp_path, preset):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "This was a dry-run" in proc.stdout + proc.stderr
+    if preset in ("paper_table2", "paper_table3"):
+        # the paper's base cell: d = 5, |C| = 100, N = 10,240, κ = 10, vMF, uniform prior, 5 seeds
+        for seed in range(5):
+            assert f"d5_C100_N10240_k10_vmf_uniform_p0_s{seed}" in proc.stdout, preset

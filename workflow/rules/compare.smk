@@ -1,4 +1,4 @@
-# Model-to-model comparisons (SPEC §4): every pair of seeds of a cell, in both experiments.
+# Model-to-model comparisons (docs/science.md §4): every pair of seeds of a cell, in both experiments.
 
 
 rule compare_family:

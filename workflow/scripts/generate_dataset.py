@@ -13,7 +13,11 @@ def main(smk) -> None:
         info = save_dataset(smk.output.data, process, smk.params.n_eval, smk.params.n_monitor)
         run.log_metrics(
             {f"condition_number_{k}": c for k, c in enumerate(info["condition_numbers"])}
-            | {"mixing_condition_number": info["mixing_condition_number"]}
+            | {f"mixing_draws_{k}": n for k, n in enumerate(info["mixing_draws"])}
+            | {
+                "mixing_condition_number": info["mixing_condition_number"],
+                "mixing_threshold": info["mixing_threshold"],
+            }
         )
         atomic_json(smk.output.meta, {"config": smk.params.dgp, **info, "job_uid": run.uid})
 

@@ -1,4 +1,4 @@
-"""Rule probe: every metric of SPEC §3 on one model's stored features."""
+"""Rule probe: every metric of docs/science.md §3 on one model's stored features."""
 
 import numpy as np
 
