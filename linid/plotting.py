@@ -666,7 +666,7 @@ def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
         ax.text(0.5, 0.5, "no reproduced cell matches a published row", ha="center", va="center")
     else:
         frac = done["budget_fraction"].astype(float).clip(lower=1e-4)
-        norm = matplotlib.colors.LogNorm(vmin=min(1e-3, frac.min()), vmax=1.0)
+        norm = matplotlib.colors.LogNorm(vmin=min(1e-3, float(frac.min())), vmax=1.0)
         markers = {"Table 2": "s", "Table 3": "o", "Table 5": "D"}
         for name, part in done.groupby("table"):
             pf = part["budget_fraction"].astype(float).clip(lower=1e-4)
@@ -675,16 +675,22 @@ def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
             sc = ax.scatter(part["published"], part["reproduced_mean"], c=pf, cmap="viridis",
                             norm=norm, marker=markers.get(name, "^"), s=46, edgecolor="k",
                             label=str(name), zorder=3)
+        # one label per point: rows that land on the same spot share it
+        labels: dict[tuple[float, float], list[str]] = {}
         for _, r in done.iterrows():
-            label = f"{r['setting']} {r['metric'].replace('r2_', 'R² ')}"
-            ax.annotate(label, (r["published"], r["reproduced_mean"]), fontsize=6,
-                        xytext=(3, -8), textcoords="offset points")
+            key = (round(float(r["published"]), 3), round(float(r["reproduced_mean"]), 3))
+            text = f"{r['table'].replace('Table ', 'T')} {r['setting']} {r['metric'].replace('r2_', 'R² ')}"
+            labels.setdefault(key, []).append(text)
+        for i, ((x, y), texts) in enumerate(sorted(labels.items())):
+            ax.annotate("; ".join(texts), (x, y), fontsize=6, xytext=(-4, -10 - 7 * (i % 3)),
+                        textcoords="offset points", ha="right")
         cb = fig.colorbar(sc, ax=ax)
         cb.set_label("budget: share of the paper's samples (log)")
         ax.legend(loc="upper left", fontsize=8)
-        lo = min(0.0, float(np.nanmin(done[["published", "reproduced_mean"]].to_numpy())))
-        ax.set_xlim(lo, 1.02)
-        ax.set_ylim(lo, 1.02)
+        values = done[["published", "reproduced_mean"]].to_numpy(dtype=float)
+        lo = max(0.0, math.floor((float(np.nanmin(values)) - 0.05) * 10) / 10)
+        ax.set_xlim(lo, 1.01)
+        ax.set_ylim(lo, 1.01)
     ax.set_xlabel("published (Reizinger et al. 2025)")
     ax.set_ylabel("reproduced (mean ± std over seeds)")
     ax.set_title("Published vs reproduced R²", fontsize=10)

@@ -7,14 +7,14 @@ from scipy import stats
 
 from linid.data import (
     DGPConfig,
+    _draw_matrix,
     condition_number,
     generator_for,
     load_dataset,
+    make_mixing,
     make_process,
     mix,
     normalize,
-    _draw_matrix,
-    make_mixing,
     sample_gamma,
     sample_gennorm,
     sample_laplace,
