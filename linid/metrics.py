@@ -143,29 +143,25 @@ def singular_value_mae(
     return mae, sv
 
 
-def r2_rows(rows: ArrayLike, targets: ArrayLike) -> float:
+def r2_rows(rows: ArrayLike, targets: ArrayLike, intercept: bool = True) -> float:
     """W → v: R² of v ≈ A w + b (rows of W fit on the first half), uniform average on the second.
 
-    Returns ``nan`` when the problem is under-determined: the fit half (first ``k // 2`` rows)
-    has fewer than ``m + 2`` rows (m = row dimension; an affine fit has m + 1 parameters per
+    ``intercept=False`` fits v ≈ A w (R²_o of the rows, for row-normalised heads). Returns ``nan``
+    when the problem is under-determined: the fit half (first ``k // 2`` rows) has fewer than
+    ``m + 1 + intercept`` rows (m = row dimension; the fit has m + intercept parameters per
     target), or the test half has fewer than 2 rows (R² is undefined on a single sample).
     """
     w, v = _check_pair(rows, targets, names=("rows", "targets"), min_rows=1)
     k, m = w.shape
     n_fit = k // 2
-    if n_fit < m + 2 or k - n_fit < 2:
+    if n_fit < m + 1 + int(intercept) or k - n_fit < 2:
         return float("nan")
-    return _r2_half_half(w, v, fit_intercept=True)
+    return _r2_half_half(w, v, fit_intercept=intercept)
 
 
 def r2_rows_linear(rows: ArrayLike, targets: ArrayLike) -> float:
-    """W → v without intercept (R²_o of the rows, for row-normalised heads); nan when too few rows."""
-    w, v = _check_pair(rows, targets, names=("rows", "targets"), min_rows=1)
-    k, m = w.shape
-    n_fit = k // 2
-    if n_fit < m + 1 or k - n_fit < 2:
-        return float("nan")
-    return _r2_half_half(w, v, fit_intercept=False)
+    """W → v without intercept: ``r2_rows(rows, targets, intercept=False)``."""
+    return r2_rows(rows, targets, intercept=False)
 
 
 # --------------------------------------------------------------------------- MCC

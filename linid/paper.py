@@ -16,21 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linid.config import DEFAULT_BASE, PAPER_BATCH, PAPER_EPOCHS
+from linid.config import CELL_AXES, DEFAULT_BASE, PAPER_BATCH, PAPER_EPOCHS
 
-#: the columns of a published row that a reproduced run must equal
-MATCH_COLUMNS = [
-    "method",
-    "normalize_w",
-    "latent_dim",
-    "n_classes",
-    "n_instances",
-    "kappa",
-    "conditional",
-    "cluster_prior",
-]
 #: settings a published row leaves at the base cell (they must hold in a matching run too)
 FIXED = {k: DEFAULT_BASE[k] for k in ("label_noise", "cond_beta", "prior_shape", "prior_scale")}
+#: the columns of a published row that a reproduced run must equal
+MATCH_COLUMNS = ["method", "normalize_w", *(a for a in CELL_AXES if a not in FIXED)]
 COLUMNS = [
     "table",
     "block",

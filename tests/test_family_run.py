@@ -101,9 +101,10 @@ def test_pairs_summary_and_figures(cell, tmp_path):
     rows.insert(0, "experiment", "family")
     rows.insert(1, "cell", "K6_s3_M2")
     rows.insert(2, "method", "family")
-    rows.insert(3, "rep_dim", 2)
-    rows.insert(4, "n_classes", 6)
-    rows.insert(5, "diverse", True)
+    rows.insert(3, "head", "")
+    rows.insert(4, "rep_dim", 2)
+    rows.insert(5, "n_classes", 6)
+    rows.insert(6, "diverse", True)
     summary = pairs_summary(rows)
     assert len(summary) == 4 and summary["n_pairs"].eq(3).all()
     f = summary[summary.layer == "f"].iloc[0]

@@ -22,7 +22,7 @@ from test_workflow import SNAKEMAKE, TINY, make_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
-LOCAL_RULES = {"aggregate_probes", "figures", "aggregate_pairs", "family_figures"}
+LOCAL_RULES = {"aggregate_probes", "figures", "paper_comparison", "aggregate_pairs", "family_figures"}
 GPU_RULES = {"train", "extract_features", "family_train"}
 
 pytestmark = [

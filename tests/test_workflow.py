@@ -221,10 +221,10 @@ def test_rerun_supersedes_old_mlflow_run(repo):
     target = "results/sim/probes/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.json"
     smk(repo, "--forcerun", "probe", "--allowed-rules", "probe", "--", target)
     runs = _runs(repo)
-    key = runs["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,method=supervised,head=free,seed=0")
+    key = runs["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,head=free,method=supervised,seed=0")
     assert key.sum() == 1  # one live run for the job
     old = _runs(repo, deleted=True)
-    sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,method=supervised,head=free,seed=0", na=False)]
+    sup = old[old["tags.linid.job_key"].str.contains("probe:data=d2_C8_N64_k10_vmf_uniform_p0_s0,head=free,method=supervised,seed=0", na=False)]
     assert len(sup) == 2 and sup["tags.linid.superseded_by"].notna().sum() == 1
 
 
