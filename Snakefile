@@ -1,6 +1,6 @@
 # linid: linear identifiability of cross-entropy-trained representations, as one declarative sweep.
 # Usage: `snakemake --cores 2` (laptop demo), `snakemake --profile slurm` (cluster),
-#        `snakemake --configfile configs/paper_supervised.yaml --profile slurm` (paper presets).
+#        `snakemake --config preset=paper_table3 --profile slurm` (paper presets).
 import sys
 
 from snakemake.utils import min_version
@@ -14,7 +14,7 @@ min_version("9.0")
 # of merging into it.
 PRESET = workflow.config_settings.overwrite_config.get("preset")
 if PRESET is not None:
-    from linid.config import ConfigError, load_preset
+    from linid.pipeline.config import ConfigError, load_preset
 
     try:
         config.clear()

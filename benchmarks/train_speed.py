@@ -19,9 +19,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the linid package of this checkout
-from linid.data import DGPConfig, make_process  # noqa: E402
-from linid.family import AngleData, FamilyModel, sample_angle_data, train_family  # noqa: E402
-from linid.training import TrainConfig, train  # noqa: E402
+from linid.family.data import AngleData, sample_angle_data  # noqa: E402
+from linid.family.models import FamilyModel  # noqa: E402
+from linid.family.training import train_family  # noqa: E402
+from linid.sim.process import DGPConfig, make_process  # noqa: E402
+from linid.sim.training import TrainConfig, train  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

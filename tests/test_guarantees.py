@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from test_config import BAD, _set
-from test_workflow import SNAKEMAKE, TINY, make_checkout
+
+from tests.helpers import BAD, SNAKEMAKE, TINY, _set, make_checkout
 
 MODEL = "results/sim/models/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0"
 

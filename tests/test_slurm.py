@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import SNAKEMAKE, TINY, make_checkout
+
+from tests.helpers import SNAKEMAKE, TINY, make_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"

@@ -10,30 +10,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "data" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-COPY = ["Snakefile", "config.yaml", "workflow", "linid", "envs", "configs", "README.md", "slurm"]
-
-
-def make_checkout(dest: Path) -> Path:
-    """A copy of the workflow (not the results) in which the test may edit code."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
+from tests.helpers import COPY, ROOT, SNAKEMAKE, TINY, make_checkout  # noqa: F401
 
 
 def smk(repo: Path, *args: str, config: Path | None = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
@@ -122,8 +107,12 @@ def test_outputs_and_tidy_table(repo):
     for col in ("experiment", "cell", "layer", "seed_a", "seed_b", "mcca", "cca_min", "svcca", "r2_ab", "r2_ba"):
         assert col in pairs.columns, col
     assert pairs["mcca"].between(0, 1 + 1e-9).all()
-    spectra = pairs["cca_spectrum"].str.split().map(len)
-    assert (spectra[pairs["layer"] == "f"] == pairs["rep_dim"][pairs["layer"] == "f"]).all()
+    # one spectrum row per canonical correlation: f has rep_dim of them in every pair
+    spectra = pd.read_csv(res / "tables" / "cca_spectra.csv")
+    assert spectra["rho"].between(0, 1 + 1e-9).all()
+    keys = ["experiment", "cell", "method", "head", "layer", "seed_a", "seed_b"]
+    f_len = spectra[spectra["layer"] == "f"].groupby(keys, dropna=False).agg(n=("rho", "size"), d=("rep_dim", "first"))
+    assert len(f_len) == 2 * 3 + 4 and (f_len["n"] == f_len["d"]).all()
     assert len(pd.read_csv(res / "tables" / "pairs_summary.csv")) == 2 * 4 + 4
     for name in ("mcca_vs_classes", "alignment", "cca_spectra"):
         assert (res / "figures" / "family" / f"{name}.png").stat().st_size > 5000
@@ -197,24 +186,45 @@ def test_new_sweep_value_runs_only_new_cells(repo):
     assert jobs["aggregate_probes"] == 1
 
 
-def test_library_code_change_reruns_its_stage(repo):
-    models = repo / "linid" / "models.py"
-    original = models.read_text()
+@contextmanager
+def edited(path: Path, text: str):
+    """``path`` with ``text`` appended, restored afterwards."""
+    original = path.read_text()
+    path.write_text(original + text)
     try:
-        models.write_text(original + "\n# a comment changes nothing\n")
+        yield
+    finally:
+        path.write_text(original)
+
+
+def test_library_code_change_reruns_its_stage(repo):
+    lib = repo / "linid"
+    with edited(lib / "sim" / "models.py", "\n# a comment changes nothing\n"):
         assert planned_jobs(repo) == {}
-        models.write_text(original + "\n\ndef _unused() -> int:\n    return 1\n")
+    # models are built by training and read back by feature extraction; data do not import them
+    with edited(lib / "sim" / "models.py", "\n\ndef _unused() -> int:\n    return 1\n"):
         jobs = planned_jobs(repo)
         assert "generate_dataset" not in jobs and jobs["train"] == N_MODELS
-    finally:
-        models.write_text(original)
-    plotting = repo / "linid" / "plotting.py"
-    original = plotting.read_text()
-    try:
-        plotting.write_text(original + "\n\nDPI_EXTRA = 1\n")
-        assert planned_jobs(repo) == {"figures": 1, "family_figures": 1, "paper_comparison": 1, "all": 1}
-    finally:
-        plotting.write_text(original)
+        assert jobs["extract_features"] == N_MODELS and "family_train" not in jobs
+    with edited(lib / "report" / "sim_figures.py", "\n\nDPI_EXTRA = 1\n"):
+        assert planned_jobs(repo) == {"figures": 1, "all": 1}
+
+
+def test_one_experiments_code_never_reruns_the_other(repo):
+    """Fingerprints follow imports: the [R] and [K] trainers share no module but the runtime."""
+    lib = repo / "linid"
+    family_models = {"family_dataset", "family_train", "family_features", "compare_family"}
+    with edited(lib / "sim" / "training.py", "\n\nEXTRA = 1\n"):
+        jobs = planned_jobs(repo)
+        # no [K] model is retrained (only the shared pairs table and its figure follow)
+        assert jobs["train"] == N_MODELS and not family_models & set(jobs), jobs
+    with edited(lib / "family" / "training.py", "\n\nEXTRA = 1\n"):
+        jobs = planned_jobs(repo)
+        assert jobs["family_train"] == N_FAMILY_CELLS
+        assert not {"generate_dataset", "train", "extract_features", "probe"} & set(jobs), jobs
+    with edited(lib / "runtime.py", "\n\nEXTRA = 1\n"):  # the device choice serves both trainers
+        jobs = planned_jobs(repo)
+        assert jobs["train"] == N_MODELS and jobs["family_train"] == N_FAMILY_CELLS
 
 
 def test_rerun_supersedes_old_mlflow_run(repo):

@@ -19,7 +19,7 @@ rule aggregate_probes:
     params:
         rows=probe_rows(),
         models=[list(m) for m in MODELS],
-        code=CODE["aggregate"],
+        code=code("aggregate.py"),
     localrule: True
     conda:
         "../../envs/eval.yaml"

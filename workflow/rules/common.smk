@@ -1,126 +1,104 @@
-# Helpers shared by every rule: config validation, the sweep table, paths, params and resources.
+# Helpers shared by every rule: the validated config, the sweep as records, params, resources, targets.
 import os
-import re
 import sys
+from functools import cache
 
 sys.path.insert(0, workflow.basedir)
 
 from snakemake.utils import validate
 
-from linid.config import CELL_AXES, HEADS, ConfigError, cell_steps, check_config, expand, load_schema
-from linid.workflow import code_hash, job_environment
+from linid.family.data import AngleData
+from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
+from linid.pipeline.cells import DEFAULT_BASE, canonical_cell, cell_steps, expand, family_cells
+from linid.pipeline.config import ConfigError, check_config, fields_of, load_schema, semantic_problems
+from linid.pipeline.context import job_environment
+from linid.pipeline.fingerprints import stage_fingerprint
+from linid.sim.process import DGPConfig
+from linid.sim.training import TrainConfig
 
-SCHEMA = "../schemas/config.schema.yaml"
+
+# -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
+SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 try:
-    check_config(config, load_schema(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")))
+    try:
+        validate(config, SCHEMA)
+    except WorkflowError:
+        check_config(config, load_schema(SCHEMA))  # the same schema, one clear line per problem
+        raise
+    if problems := semantic_problems(config):
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
-validate(config, SCHEMA)
 
+
+# -- the sweep as records: ids and paths are built from them, never parsed back -----------------
 SIM = config["simulation"]
 SPECS = expand(SIM) if SIM["enabled"] else []
 DATASETS = {s.cell.dataset_id: s.cell for s in SPECS}
 MODELS = sorted({s.key for s in SPECS})
 FAM = config["family"]
-FAM_CELLS = (
-    [(f"K{k}_s{FAM['data_seed']}", m) for k in FAM["axes"]["n_classes"] for m in FAM["axes"]["rep_dim"]]
-    if FAM["enabled"]
-    else []
-)
+FAM_CELLS = family_cells(FAM)
+FAM_DATASETS = {c.dataset_id: c for c in FAM_CELLS}
 COMPARE = config["compare"]
+PUBLISHED = "workflow/resources/published_reizinger2025.csv"
 
 
 wildcard_constraints:
     data=r"d\d+_C\d+_N\d+_k[^/]+_s\d+",
     method="supervised|diet",
-    head="free|unit",
+    head="|".join(HEADS),
     seed=r"\d+",
     fdata=r"K\d+_s\d+",
     M=r"\d+",
 
 
-# -- environment of every job: library on the path, tracking context (not params: moving the
-# -- tracking store or committing code must not rerun finished jobs) ------------------------------
+# -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)
+
+
+def send_journals():
+    if config["tracking"]["enabled"]:
+        from linid.pipeline.store import replay_pending
+
+        n = replay_pending(TRACKING["pending"])
+        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
 
 
 onstart:
     if config["tracking"]["enabled"]:
-        from linid.tracking import ensure_experiment
+        from linid.pipeline.store import ensure_experiment
 
         ensure_experiment(TRACKING["uri"], config["name"])
 
 
 onsuccess:
-    if config["tracking"]["enabled"]:
-        from linid.tracking import replay_pending
-
-        n = replay_pending(TRACKING["pending"])
-        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
+    send_journals()
 
 
 onerror:
-    if config["tracking"]["enabled"]:
-        from linid.tracking import replay_pending
-
-        n = replay_pending(TRACKING["pending"])
-        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
+    send_journals()
 
 
-# -- library code each stage depends on: a change reruns that stage (params are tracked) ---------
-CODE = {
-    "dataset": code_hash(workflow.basedir, "data", "io"),
-    "train": code_hash(workflow.basedir, "data", "models", "training", "io"),
-    "features": code_hash(workflow.basedir, "data", "models", "training", "features", "io"),
-    "probe": code_hash(workflow.basedir, "metrics", "io"),
-    "aggregate": code_hash(workflow.basedir, "tables", "config", "io"),
-    "figures": code_hash(workflow.basedir, "plotting", "tables", "config"),
-    "family_data": code_hash(workflow.basedir, "family", "family_run", "io"),
-    "family_train": code_hash(workflow.basedir, "family", "family_run", "training", "io"),
-    "compare": code_hash(workflow.basedir, "compare", "family", "family_run", "io"),
-    "family_figures": code_hash(workflow.basedir, "plotting", "compare", "tables"),
-    "paper": code_hash(workflow.basedir, "paper", "plotting", "config"),
-}
-PUBLISHED = "workflow/resources/published_reizinger2025.csv"
+# -- code: a rule reruns when a linid module its script imports changes (params are tracked) ----
+@cache
+def code(script):
+    """Fingerprint of the linid modules ``workflow/scripts/<script>`` reaches through imports."""
+    return stage_fingerprint(workflow.basedir, os.path.join(workflow.basedir, "workflow/scripts", script))
 
 
-# -- params --------------------------------------------------------------------------------------
+# -- params: built from the records and the dataclasses' own fields ------------------------------
 def dataset_params(wildcards):
-    """Everything that determines one dataset (DGPConfig fields)."""
+    """The DGPConfig of one dataset: the cell's axes, its data seed and the data section."""
     cell = DATASETS[wildcards.data]
-    data = SIM["data"]
-    return {
-        "latent_dim": cell.latent_dim,
-        "n_classes": cell.n_classes,
-        "kappa": cell.kappa,
-        "conditional": cell.conditional,
-        "cluster_prior": cell.cluster_prior,
-        "label_noise": cell.label_noise,
-        "cond_beta": cell.cond_beta,
-        "prior_shape": cell.prior_shape,
-        "prior_scale": cell.prior_scale,
-        "seed": cell.data_seed,
-        "n_instances": cell.n_instances,
-        "mixing_layers": data["mixing_layers"],
-        "mixing_slope": data["mixing_slope"],
-        "cond_candidates": data["cond_candidates"],
-        "cond_quantile": data["cond_quantile"],
-        "cond_strategy": data["cond_strategy"],
-    }
+    return fields_of(DGPConfig, SIM["data"], cell.axes(), {"seed": cell.data_seed})
 
 
 def train_params(wildcards):
-    """TrainConfig fields of one model."""
-    t = SIM["train"]
-    keys = ("batch_size", "lr", "temperature", "learn_temperature")
-    keys += ("log_every", "eval_every", "checkpoint_every", "chunk_steps", "bn_batches")
-    return {
-        "method": wildcards.method,
-        "seed": int(wildcards.seed),
-        "normalize_w": HEADS[wildcards.head],
-        "steps": cell_steps(t, DATASETS[wildcards.data].n_instances),
-        **{k: t[k] for k in keys},
-    }
+    """The TrainConfig of one model: the train section, its method, head, seed and step budget."""
+    w = wildcards
+    steps = cell_steps(SIM["train"], DATASETS[w.data].n_instances)
+    model = {"method": w.method, "seed": int(w.seed), "normalize_w": HEADS[w.head], "steps": steps}
+    return fields_of(TrainConfig, SIM["train"], model)
 
 
 def checkpoint_path(wildcards):
@@ -133,13 +111,29 @@ def cell_kappa(wildcards):
     return DATASETS[wildcards.data].kappa
 
 
+def family_data_params(wildcards):
+    """Everything that determines one family dataset: the AngleData, sizes and seed."""
+    cell = FAM_DATASETS[wildcards.fdata]
+    d = FAM["data"]
+    task = fields_of(AngleData, d, {"n_classes": cell.n_classes})
+    return {**task, "seed": cell.data_seed, "n_train": d["n_train"], "n_eval": d["n_eval"]}
+
+
+def family_train_params(wildcards):
+    return {
+        "rep_dim": int(wildcards.M),
+        "seeds": list(FAM["seeds"]),
+        "model": dict(FAM["model"]),
+        "train": dict(FAM["train"]),
+    }
+
+
 # -- resources -----------------------------------------------------------------------------------
 def train_runtime(wildcards, attempt):
     """Minutes: the budget in 10k-step units × per-10k estimate at d=10, scaled by d, × attempt."""
-    d = DATASETS[wildcards.data].latent_dim
+    cell = DATASETS[wildcards.data]
     per10k = config["resources"]["train_minutes_per_10k_steps"]
-    steps = cell_steps(SIM["train"], DATASETS[wildcards.data].n_instances)
-    est = steps / 10_000 * per10k * max(d / 10, 0.5)
+    est = cell_steps(SIM["train"], cell.n_instances) / 10_000 * per10k * max(cell.latent_dim / 10, 0.5)
     return int(max(10, 1.5 * est) * attempt)
 
 
@@ -154,7 +148,7 @@ def family_train_runtime(wildcards, attempt):
     return int(max(10, 1.5 * est) * attempt)
 
 
-# -- targets -------------------------------------------------------------------------------------
+# -- [R] targets and the rows of the tables ------------------------------------------------------
 def model_files(pattern):
     return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in MODELS]
 
@@ -162,6 +156,77 @@ def model_files(pattern):
 def probe_rows():
     """One row per (sweep, model): the identifying columns of probes.csv."""
     return [s.row() for s in SPECS]
+
+
+def extra_axes():
+    """Sweep axes beyond the grid's that take more than one value (each gets its own figure)."""
+    values = {}
+    for s in SPECS:
+        for a in CELL_AXES:
+            if a not in GRID_AXES:
+                values.setdefault(a, set()).add(getattr(s.cell, a))
+    return sorted(a for a, v in values.items() if len(v) > 1)
+
+
+def sweep_bases():
+    """Base cell of every sweep (the slice each one-factor figure varies around)."""
+    return {
+        name: canonical_cell({**DEFAULT_BASE, **sweep.get("base", {})})
+        for name, sweep in SIM.get("sweeps", {}).items()
+    }
+
+
+# -- model-to-model comparisons: the compared cells, as records ----------------------------------
+def sim_compare_groups():
+    """(dataset, method, head) → seeds, for every simulation cell with at least two seeds."""
+    if not (SIM["enabled"] and COMPARE["enabled"]):
+        return {}
+    groups = {}
+    for d, m, h, s in MODELS:
+        groups.setdefault((d, m, h), []).append(s)
+    return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) >= 2}
+
+
+def sim_compare_seeds(wildcards):
+    return sim_compare_groups()[(wildcards.data, wildcards.method, wildcards.head)]
+
+
+def sim_compare_features(wildcards):
+    w = wildcards
+    pattern = rules.extract_features.output.features
+    return [pattern.format(data=w.data, method=w.method, head=w.head, seed=s) for s in sim_compare_seeds(w)]
+
+
+def family_files(pattern):
+    return [pattern.format(fdata=c.dataset_id, M=c.rep_dim) for c in FAM_CELLS]
+
+
+def compared_files(output):
+    """One ``compare_*`` output per compared cell: family cells first, then simulation cells."""
+    fam = family_files(getattr(rules.compare_family.output, output))
+    pattern = getattr(rules.compare_sim.output, output)
+    return fam + [pattern.format(data=d, method=m, head=h) for d, m, h in sim_compare_groups()]
+
+
+def compared_cells():
+    """The identifying columns of every compared cell, in ``compared_files`` order."""
+    out = [
+        {"experiment": "family", "cell": c.cell_id, "method": "family", "head": "",
+         "rep_dim": c.rep_dim, "n_classes": c.n_classes, "diverse": c.diverse}
+        for c in FAM_CELLS
+    ]
+    for d, m, h in sim_compare_groups():
+        cell = DATASETS[d]
+        # the head's rows play g: |C| class vectors (supervised) or N ≥ d + 1 instances (DIET)
+        diverse = cell.n_classes >= cell.latent_dim + 1 if m == "supervised" else True
+        out.append({"experiment": "simulation", "cell": d, "method": m, "head": h,
+                    "rep_dim": cell.latent_dim, "n_classes": cell.n_classes, "diverse": diverse})
+    return out
+
+
+def family_cells_table():
+    """Identifying columns of every family cell, in FAM_CELLS order."""
+    return [{"fdata": c.dataset_id, "rep_dim": c.rep_dim, "n_classes": c.n_classes} for c in FAM_CELLS]
 
 
 def all_outputs():
@@ -174,79 +239,3 @@ def all_outputs():
     if FAM_CELLS:
         out += [rules.family_figures.output.mcca]
     return out
-
-
-# -- [K] family experiment and pairwise comparisons ---------------------------------------------
-def family_data_params(wildcards):
-    """Everything that determines one family dataset (AngleData + sizes + seed)."""
-    d = FAM["data"]
-    k, seed = (int(v) for v in re.match(r"K(\d+)_s(\d+)", wildcards.fdata).groups())
-    return {
-        "n_classes": k,
-        "seed": seed,
-        "sigma": d["sigma"],
-        "angle_range": d["angle_range"],
-        "input_dim": d["input_dim"],
-        "n_train": d["n_train"],
-        "n_eval": d["n_eval"],
-    }
-
-
-def family_train_params(wildcards):
-    return {
-        "rep_dim": int(wildcards.M),
-        "seeds": list(FAM["seeds"]),
-        "model": dict(FAM["model"]),
-        "train": dict(FAM["train"]),
-    }
-
-
-def family_files(pattern):
-    return [pattern.format(fdata=d, M=m) for d, m in FAM_CELLS]
-
-
-def sim_compare_groups():
-    """(dataset, method) → seeds, for every simulation cell with at least two seeds."""
-    if not (SIM["enabled"] and COMPARE["enabled"]):
-        return {}
-    groups = {}
-    for d, m, h, s in MODELS:
-        groups.setdefault((d, m, h), []).append(s)
-    return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) >= 2}
-
-
-def sim_compare_features(wildcards):
-    w = wildcards
-    seeds = sim_compare_groups()[(w.data, w.method, w.head)]
-    pattern = rules.extract_features.output.features
-    return [pattern.format(data=w.data, method=w.method, head=w.head, seed=s) for s in seeds]
-
-
-def sim_compare_files():
-    return [f"results/sim/compare/{d}/{m}/{h}.csv" for d, m, h in sim_compare_groups()]
-
-
-def family_cells_table():
-    """Identifying columns of every family cell, in FAM_CELLS order."""
-    return [
-        {"fdata": d, "rep_dim": m, "n_classes": int(d.split("_")[0][1:])} for d, m in FAM_CELLS
-    ]
-
-
-def extra_axes():
-    """Sweep axes beyond d and |C| that take more than one value (each gets its own figure)."""
-    values = {}
-    for s in SPECS:
-        for a in CELL_AXES[2:]:
-            values.setdefault(a, set()).add(getattr(s.cell, a))
-    return sorted(a for a, v in values.items() if len(v) > 1)
-
-
-def sweep_bases():
-    """Base cell of every sweep (the slice each one-factor figure varies around)."""
-    from linid.config import DEFAULT_BASE, canonical_cell
-
-    return {
-        name: canonical_cell({**DEFAULT_BASE, **sweep.get("base", {})})
-        for name, sweep in SIM.get("sweeps", {}).items()
-    }

@@ -6,12 +6,14 @@ rule compare_family:
         features=rules.family_features.output.features,
     output:
         pairs="results/family/compare/{fdata}/M{M}.csv",
+        spectra="results/family/compare/{fdata}/M{M}.spectra.csv",
     log:
         "results/logs/compare_family/{fdata}/M{M}.log",
     params:
-        layers=["f", "hidden", "f_untrained", "hidden_untrained"],
+        layers=list(LAYERS),
+        seeds=None,
         svcca_k=COMPARE["svcca_k"],
-        code=CODE["compare"],
+        code=code("compare.py"),
     group:
         "compare"
     resources:
@@ -28,12 +30,14 @@ rule compare_sim:
         features=sim_compare_features,
     output:
         pairs="results/sim/compare/{data}/{method}/{head}.csv",
+        spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
     log:
         "results/logs/compare_sim/{data}/{method}/{head}.log",
     params:
         layers=["f"],
+        seeds=sim_compare_seeds,
         svcca_k=COMPARE["svcca_k"],
-        code=CODE["compare"],
+        code=code("compare.py"),
     group:
         "compare"
     resources:
@@ -47,10 +51,11 @@ rule compare_sim:
 
 rule aggregate_pairs:
     input:
-        family=family_files(rules.compare_family.output.pairs),
-        sim=sim_compare_files(),
+        pairs=compared_files("pairs"),
+        spectra=compared_files("spectra"),
     output:
         table=report("results/tables/pairs.csv", category="Tables", caption="../report/pairs.rst"),
+        spectra="results/tables/cca_spectra.csv",
         summary="results/tables/pairs_summary.csv",
         markdown=report(
             "results/tables/pairs_summary.md", category="Tables", caption="../report/pairs_summary.rst"
@@ -59,8 +64,8 @@ rule aggregate_pairs:
     log:
         "results/logs/aggregate_pairs.log",
     params:
-        cells=family_cells_table(),
-        code=CODE["aggregate"],
+        cells=compared_cells(),
+        code=code("aggregate_pairs.py"),
     localrule: True
     conda:
         "../../envs/eval.yaml"
@@ -71,6 +76,7 @@ rule aggregate_pairs:
 rule family_figures:
     input:
         table=rules.aggregate_pairs.output.table,
+        spectra=rules.aggregate_pairs.output.spectra,
         meta=rules.aggregate_pairs.output.meta,
         features=family_files(rules.family_features.output.features),
     output:
@@ -88,7 +94,7 @@ rule family_figures:
         "results/logs/family_figures.log",
     params:
         cells=family_cells_table(),
-        code=CODE["family_figures"],
+        code=code("family_figures.py"),
     localrule: True
     conda:
         "../../envs/plot.yaml"

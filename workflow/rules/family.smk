@@ -9,7 +9,7 @@ rule family_dataset:
         "results/logs/family_dataset/{fdata}.log",
     params:
         data=family_data_params,
-        code=CODE["family_data"],
+        code=code("family_dataset.py"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -31,7 +31,7 @@ rule family_train:
     params:
         cell=family_train_params,
         allow_cpu=SIM["train"]["allow_cpu"],
-        code=CODE["family_train"],
+        code=code("family_train.py"),
     threads: 1
     resources:
         gpu=config["resources"]["gpus"],
@@ -54,8 +54,7 @@ rule family_features:
     log:
         "results/logs/family_features/{fdata}/M{M}.log",
     params:
-        cell=family_train_params,
-        code=CODE["family_train"],
+        code=code("family_features.py"),
     resources:
         mem_mb=2000,
         runtime=10,

@@ -26,7 +26,7 @@ rule figures:
     params:
         axes=extra_axes(),
         bases=sweep_bases(),
-        code=CODE["figures"],
+        code=code("figures.py"),
     localrule: True
     conda:
         "../../envs/plot.yaml"

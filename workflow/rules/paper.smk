@@ -20,7 +20,7 @@ rule paper_comparison:
     log:
         "results/logs/paper_comparison.log",
     params:
-        code=CODE["paper"],
+        code=code("paper_comparison.py"),
     localrule: True
     conda:
         "../../envs/plot.yaml"

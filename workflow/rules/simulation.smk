@@ -11,7 +11,7 @@ rule generate_dataset:
         dgp=dataset_params,
         n_eval=SIM["data"]["n_eval"],
         n_monitor=SIM["data"]["n_monitor"],
-        code=CODE["dataset"],
+        code=code("generate_dataset.py"),
     resources:
         mem_mb=2000,
         runtime=15,
@@ -35,7 +35,7 @@ rule train:
         train=train_params,
         checkpoint=checkpoint_path,
         allow_cpu=SIM["train"]["allow_cpu"],
-        code=CODE["train"],
+        code=code("train.py"),
     threads: SIM["train"]["threads"]
     resources:
         gpu=config["resources"]["gpus"],
@@ -58,7 +58,7 @@ rule extract_features:
         "results/logs/extract_features/{data}/{method}/{head}/seed{seed}.log",
     params:
         method="{method}",
-        code=CODE["features"],
+        code=code("extract_features.py"),
     resources:
         gpu=config["resources"]["gpus"],
         mem_mb=4000,
@@ -80,7 +80,7 @@ rule probe:
         kappa=cell_kappa,
         probe=SIM["probe"],
         temperature=SIM["train"]["temperature"],
-        code=CODE["probe"],
+        code=code("probe.py"),
     group:
         "probe"
     resources:

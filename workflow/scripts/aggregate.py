@@ -2,9 +2,10 @@
 
 import pandas as pd
 
-from linid.io import atomic_json, atomic_path, read_json
-from linid.jobs import job_run, setup_logging
-from linid.tables import curves_table, markdown_table, summarize, tidy_table
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json, atomic_path, read_json
+from linid.pipeline.tracking import job_run
+from linid.report.tables import curves_table, markdown_table, probe_summary, tidy_table
 
 
 def main(smk) -> None:
@@ -19,7 +20,7 @@ def main(smk) -> None:
     upstream = [p["job_uid"] for p in probes]
     with job_run(smk.rule, {}, {"n_models": len(index), "n_rows": len(rows)}, upstream=upstream) as run:
         table = tidy_table(rows, [probes[k] for k in order], [trains[k] for k in order])
-        summary = summarize(table)
+        summary = probe_summary(table)
         for path, frame in ((smk.output.table, table), (smk.output.summary, summary)):
             with atomic_path(path, ".csv") as tmp:
                 frame.to_csv(tmp, index=False)

@@ -3,22 +3,21 @@
 import numpy as np
 import torch
 
-from linid.data import load_dataset
-from linid.features import extract
-from linid.io import atomic_savez, read_json
-from linid.jobs import job_run, setup_logging
-from linid.models import n_outputs_for
-from linid.training import load_model, pick_device
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_savez, read_json
+from linid.pipeline.tracking import job_run
+from linid.runtime import pick_device
+from linid.sim.features import extract
+from linid.sim.models import load_model
+from linid.sim.process import load_dataset
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
     process, arrays = load_dataset(smk.input.data)
     train_summary = read_json(smk.input.summary)
-    dcfg = process.cfg
-    n_out = n_outputs_for(smk.params.method, dcfg.n_classes, dcfg.n_instances)
     with job_run(smk.rule, dict(smk.wildcards), {"method": smk.params.method}, upstream=[train_summary["job_uid"]]) as run:
-        encoder, head, _ = load_model(smk.input.model, dcfg.latent_dim, n_out)
+        encoder, head, _ = load_model(smk.input.model)
         encoder.to(pick_device())
         with torch.no_grad():
             out = extract(encoder, head, process, smk.params.method, arrays)

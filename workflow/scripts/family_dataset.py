@@ -1,9 +1,9 @@
 """Rule family_dataset: train and held-out draws of the [K] angle task (x ~ N(0, σ²I), K bins)."""
 
-from linid.family import AngleData
-from linid.family_run import make_dataset
-from linid.io import atomic_json
-from linid.jobs import job_run, setup_logging
+from linid.family.data import AngleData, make_dataset
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json
+from linid.pipeline.tracking import job_run
 
 
 def main(smk) -> None:

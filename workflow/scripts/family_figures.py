@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linid import plotting
-from linid.io import read_json
-from linid.jobs import job_run, setup_logging
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import read_json
+from linid.pipeline.tracking import job_run
+from linid.report.family_figures import alignment, cca_spectra, mcca_vs_classes
 
 
 def pick_alignment_cell(cells: list[dict]) -> int:
@@ -23,8 +24,10 @@ def main(smk) -> None:
     family = table[table["experiment"] == "family"]
     upstream = [read_json(smk.input.meta)["job_uid"]]
     with job_run(smk.rule, {}, {"cells": len(smk.params.cells)}, upstream=upstream) as run:
-        written = plotting.mcca_vs_classes(family, Path(smk.output.mcca).with_suffix(""))
-        written += plotting.cca_spectra(family, Path(smk.output.spectra).with_suffix(""))
+        spectra = pd.read_csv(smk.input.spectra)
+        written = mcca_vs_classes(family, Path(smk.output.mcca).with_suffix(""))
+        written += cca_spectra(spectra[spectra["experiment"] == "family"],
+                               Path(smk.output.spectra).with_suffix(""))
         i = pick_alignment_cell(smk.params.cells)
         cell = smk.params.cells[i]
         with np.load(smk.input.features[i]) as f:
@@ -33,7 +36,7 @@ def main(smk) -> None:
         if fa.shape[1] == 1:  # M = 1: show the single coordinate against the input index
             fa, fb = (np.hstack([a, np.zeros_like(a)]) for a in (fa, fb))
         title = f"K = {cell['n_classes']}, M = {cell['rep_dim']}: seeds {seeds[0]} and {seeds[1]}"
-        written += plotting.alignment(fa, fb, y, Path(smk.output.alignment).with_suffix(""), title)
+        written += alignment(fa, fb, y, Path(smk.output.alignment).with_suffix(""), title)
         for path in written:
             run.log_artifact(path)
         run.log_metrics({"n_figures": len(written)})

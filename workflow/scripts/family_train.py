@@ -5,17 +5,13 @@ import os
 
 import torch
 
-from linid.family import AngleData
-from linid.family_run import (
-    FamilyModelConfig,
-    FamilyTrainConfig,
-    load_dataset,
-    save_models,
-    train_cell,
-)
-from linid.io import atomic_json, read_json
-from linid.jobs import job_run, setup_logging
-from linid.training import pick_device
+from linid.family.data import AngleData, load_dataset
+from linid.family.models import FamilyModelConfig, architecture, save_models
+from linid.family.training import FamilyTrainConfig, train_cell
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json, read_json
+from linid.pipeline.tracking import job_run
+from linid.runtime import pick_device
 
 log = logging.getLogger("linid.family_train")
 
@@ -41,7 +37,8 @@ def main(smk) -> None:
             run.log_metrics({f"{k}_seed{s['seed']}": v for k, v in s.items() if k != "seed"})
         mean_acc = sum(s["eval_accuracy"] for s in summary) / len(summary)
         run.log_metrics({"eval_accuracy": mean_acc})
-        save_models(smk.output.models, states, {"rep_dim": cell["rep_dim"], **cell})
+        arch = architecture(data_cfg.input_dim, data_cfg.n_classes, cell["rep_dim"], mcfg)
+        save_models(smk.output.models, states, {**arch, "train": cell["train"]})
         atomic_json(smk.output.summary, {"models": summary, "job_uid": run.uid, "device": str(device)})
 
 

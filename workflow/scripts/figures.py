@@ -4,27 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from linid import plotting
-from linid.config import CELL_AXES
-from linid.io import read_json
-from linid.jobs import job_run, setup_logging
-
-DEDUP = ["method", "normalize_w", *CELL_AXES, "data_seed", "seed"]
-
-
-def slice_sweeps(df: pd.DataFrame, bases: dict, keep: list[str]) -> pd.DataFrame:
-    """Rows of every sweep that vary only the ``keep`` axes around that sweep's base cell."""
-    parts = [plotting.select_base(df[df["experiment"] == name], base, keep) for name, base in bases.items()]
-    out = pd.concat(parts, ignore_index=True) if parts else df.iloc[:0]
-    return out.drop_duplicates(subset=DEDUP)
-
-
-def with_head_label(df: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose W rows were renormalised are drawn as their own method, 'diet (unit W)'."""
-    out = df.copy()
-    unit = out["normalize_w"].astype(str).str.lower() == "true"
-    out.loc[unit, "method"] = out.loc[unit, "method"] + " (unit W)"
-    return out
+from linid.names import GRID_AXES
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import read_json
+from linid.pipeline.tracking import job_run
+from linid.report import sim_figures
+from linid.report.selection import slice_sweeps, with_head_label
 
 
 def main(smk) -> None:
@@ -36,13 +21,13 @@ def main(smk) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     upstream = [read_json(smk.input.meta)["job_uid"]]
     with job_run(smk.rule, {}, {"axes": smk.params.axes}, upstream=upstream) as run:
-        grid = slice_sweeps(table, bases, ["latent_dim", "n_classes"])
-        written = plotting.heatmap(grid, Path(smk.output.heatmap).with_suffix(""))
-        written += plotting.metric_vs_classes(grid, Path(smk.output.vs_classes).with_suffix(""))
-        written += plotting.training_curves(curves, Path(smk.output.curves).with_suffix(""))
+        grid = slice_sweeps(table, bases, list(GRID_AXES))
+        written = sim_figures.heatmap(grid, Path(smk.output.heatmap).with_suffix(""))
+        written += sim_figures.metric_vs_classes(grid, Path(smk.output.vs_classes).with_suffix(""))
+        written += sim_figures.training_curves(curves, Path(smk.output.curves).with_suffix(""))
         for axis in smk.params.axes:
             part = slice_sweeps(table, bases, [axis])
-            written += plotting.metric_vs_axis(part, axis, out_dir / f"r2_vs_{axis}")
+            written += sim_figures.metric_vs_axis(part, axis, out_dir / f"r2_vs_{axis}")
         for path in written:
             run.log_artifact(path)
         run.log_metrics({"n_figures": len(written)})

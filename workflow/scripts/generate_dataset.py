@@ -1,8 +1,9 @@
 """Rule generate_dataset: draw the fixed parts of the process and its held-out sets."""
 
-from linid.data import DGPConfig, make_process, save_dataset
-from linid.io import atomic_json
-from linid.jobs import job_run, setup_logging
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json
+from linid.pipeline.tracking import job_run
+from linid.sim.process import DGPConfig, make_process, save_dataset
 
 
 def main(smk) -> None:

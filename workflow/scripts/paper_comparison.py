@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from linid import plotting
-from linid.io import atomic_path, read_json
-from linid.jobs import job_run, setup_logging
-from linid.paper import compare, load_published, markdown
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_path, read_json
+from linid.pipeline.tracking import job_run
+from linid.report.paper import compare, load_published, markdown, paper_comparison
 
 
 def main(smk) -> None:
@@ -21,7 +21,7 @@ def main(smk) -> None:
             table.to_csv(tmp, index=False)
         with atomic_path(smk.output.markdown) as tmp:
             tmp.write_text(markdown(table))
-        written = plotting.paper_comparison(table, Path(smk.output.figure).with_suffix(""))
+        written = paper_comparison(table, Path(smk.output.figure).with_suffix(""))
         done = table[table["n_seeds"] > 0]
         run.log_metrics(
             {

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from linid.io import atomic_json
-from linid.jobs import job_run, setup_logging
-from linid.metrics import probe_metrics
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json
+from linid.pipeline.tracking import job_run
+from linid.probes.suite import probe_metrics
 
 
 def main(smk) -> None:

@@ -8,10 +8,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from linid.data import load_dataset
-from linid.io import atomic_json, atomic_path, read_json
-from linid.jobs import job_run, setup_logging
-from linid.training import Interrupted, TrainConfig, pick_device, save_model, train
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_json, atomic_path, read_json
+from linid.pipeline.tracking import job_run
+from linid.runtime import Interrupted, pick_device
+from linid.sim.models import save_model
+from linid.sim.process import load_dataset
+from linid.sim.training import TrainConfig, train
 
 log = logging.getLogger("linid.train")
 
@@ -67,7 +70,7 @@ def main(smk) -> int:
             "dataset_uid": meta["job_uid"],
         }
         run.log_metrics({"train_seconds": result.seconds, "steps_per_second": (cfg.steps - result.resumed_from) / max(result.seconds, 1e-9)}, cfg.steps)
-        save_model(smk.output.model, result, {**smk.params.train, "latent_dim": process.cfg.latent_dim})
+        save_model(smk.output.model, result.encoder, result.head, {"train": smk.params.train})
         with atomic_path(smk.output.curve, ".csv") as tmp:
             pd.DataFrame(result.curve).to_csv(tmp, index=False)
         atomic_json(smk.output.summary, summary)

@@ -1,0 +1,96 @@
+"""The [K] angle task of Roeder, Metz & Kingma (2021), docs/science.md §4.
+
+x ~ N(0, σ² I_D); label y = the angular bin of (x_1, x_2) among K equal bins of [0, 2π) (or of the
+angle folded to [0, π)). The train and held-out draws of one task are fixed by its seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from linid.pipeline.io import atomic_savez
+
+ANGLE_RANGES = {"2pi": 2.0 * math.pi, "pi": math.pi}
+#: random streams of the train and held-out draws (mixed with the task's seed)
+TRAIN_STREAM, EVAL_STREAM = 11, 12
+
+
+@dataclass(frozen=True)
+class AngleData:
+    """x ~ N(0, σ² I_D); y = ⌊angle(x_1, x_2) / (range / K)⌋ with range 2π or π (folded)."""
+
+    sigma: float = 3.0
+    n_classes: int = 18
+    angle_range: str = "2pi"  # or "pi": the angle is folded to [0, π), so x and −x share a label
+    input_dim: int = 2
+
+    def __post_init__(self) -> None:
+        if self.angle_range not in ANGLE_RANGES:
+            raise ValueError(
+                f"angle_range must be one of {sorted(ANGLE_RANGES)}, got {self.angle_range!r}"
+            )
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes must be ≥ 2, got {self.n_classes}")
+        if self.input_dim < 2:
+            raise ValueError(
+                f"input_dim must be ≥ 2 (the angle uses x_1, x_2), got {self.input_dim}"
+            )
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+
+
+def angle_labels(x: Tensor, cfg: AngleData) -> Tensor:
+    """y = ⌊(atan2(x_2, x_1) mod R) / (R / K)⌋ ∈ {0..K−1}, R = 2π or π; computed in float64."""
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"x must have shape (n, ≥2), got {tuple(x.shape)}")
+    period = ANGLE_RANGES[cfg.angle_range]
+    xd = x.detach().to(torch.float64)
+    angle = torch.remainder(torch.atan2(xd[:, 1], xd[:, 0]), period)
+    y = torch.floor(angle / (period / cfg.n_classes)).to(torch.int64)
+    return y.clamp_(0, cfg.n_classes - 1)
+
+
+def sample_angle_data(cfg: AngleData, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """(x, y): n draws of x ~ N(0, σ² I_D) from ``generator`` and their angular-bin labels."""
+    if n < 1:
+        raise ValueError(f"n must be ≥ 1, got {n}")
+    x = cfg.sigma * torch.randn((n, cfg.input_dim), generator=generator, dtype=torch.float32)
+    return x, angle_labels(x, cfg)
+
+
+def _gen(seed: int, stream: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + stream)
+
+
+def make_dataset(path: str | Path, cfg: AngleData, n_train: int, n_eval: int, seed: int) -> dict:
+    """Train and held-out draws of the angle task, written to one .npz; returns a summary."""
+    train_x, train_y = sample_angle_data(cfg, n_train, _gen(seed, TRAIN_STREAM))
+    eval_x, eval_y = sample_angle_data(cfg, n_eval, _gen(seed, EVAL_STREAM))
+    atomic_savez(
+        path,
+        train_x=train_x.numpy(),
+        train_y=train_y.numpy(),
+        eval_x=eval_x.numpy(),
+        eval_y=eval_y.numpy(),
+    )
+    counts = np.bincount(train_y.numpy(), minlength=cfg.n_classes)
+    return {
+        "config": asdict(cfg),
+        "n_train": n_train,
+        "n_eval": n_eval,
+        "seed": seed,
+        "min_class_count": int(counts.min()),
+        "max_class_count": int(counts.max()),
+    }
+
+
+def load_dataset(path: str | Path) -> dict[str, torch.Tensor]:
+    """The arrays ``make_dataset`` wrote, as tensors."""
+    with np.load(path) as f:
+        return {k: torch.from_numpy(f[k]) for k in f.files}

@@ -1,0 +1,102 @@
+"""The vocabulary of linid, defined once: sweep axes, methods, heads, metric names and their labels.
+
+Every other module (library, rule scripts, Snakemake helpers) imports these names instead of
+spelling them again, so adding an axis or a metric is a one-line change here.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------- [R] simulation
+
+#: the axes of a simulation cell (a cell = one data generating process, given a data seed)
+CELL_AXES: tuple[str, ...] = (
+    "latent_dim",
+    "n_classes",
+    "n_instances",
+    "kappa",
+    "conditional",
+    "cluster_prior",
+    "label_noise",
+    "cond_beta",
+    "prior_shape",
+    "prior_scale",
+)
+#: the axes every figure draws as its grid (the others get one-factor figures of their own)
+GRID_AXES: tuple[str, ...] = ("latent_dim", "n_classes")
+
+METHODS: tuple[str, ...] = ("supervised", "diet")
+#: the head variants of a model: W's rows free, or renormalised to unit norm before every step
+HEADS: dict[str, bool] = {"free": False, "unit": True}
+CONDITIONALS: tuple[str, ...] = ("vmf", "laplace", "normal", "truncated_laplace", "gennorm")
+CLUSTER_PRIORS: tuple[str, ...] = ("uniform", "laplace", "normal", "gennorm")
+#: conditionals whose shape depends on ``cond_beta`` (the official ``--beta-param``)
+BETA_CONDITIONALS: tuple[str, ...] = ("truncated_laplace", "gennorm")
+
+#: every number ``probes.suite.probe_metrics`` returns for one model, in table order
+PROBE_METRICS: tuple[str, ...] = (
+    "r2_affine",
+    "r2_linear",
+    "mae_sv",
+    "sv_min",
+    "sv_max",
+    "r2_w_v",
+    "r2_w_v_linear",
+    "mae_w_v",
+    "mcc_pearson",
+    "mcc_spearman",
+    "mcc_pearson_aligned",
+    "mcc_spearman_aligned",
+    "r2_knn",
+)
+#: the probe metrics summarised as mean ± std per cell (sv_min / sv_max stay per model)
+SUMMARY_METRICS: tuple[str, ...] = tuple(m for m in PROBE_METRICS if m not in ("sv_min", "sv_max"))
+
+# --------------------------------------------------------------------------- model-to-model
+
+#: layers compared between seeds; ``in_family``: whether the theorem covers the layer
+LAYERS: dict[str, bool] = {"f": True, "hidden": False, "f_untrained": True, "hidden_untrained": False}
+#: per-pair measures of pairs.csv (r2_affine: affine R² between two models, mean of both ways)
+PAIR_METRICS: tuple[str, ...] = ("mcca", "cca_min", "svcca", "r2_affine", "g_span")
+
+# --------------------------------------------------------------------------- labels
+
+METRIC_LABELS: dict[str, str] = {
+    "r2_affine": "R²$_a$ (affine probe)",
+    "r2_linear": "R²$_o$ (linear probe, no intercept)",
+    "mae_sv": "MAE$_o$ (singular values vs 1/κ)",
+    "sv_min": "smallest singular value",
+    "sv_max": "largest singular value",
+    "r2_w_v": "R²$_a$ (W rows → cluster vectors)",
+    "r2_w_v_linear": "R²$_o$ (W rows → cluster vectors)",
+    "mae_w_v": "MAE$_o$ (W rows → cluster vectors, singular values vs 1)",
+    "mcc_pearson": "MCC (Pearson)",
+    "mcc_spearman": "MCC (Spearman)",
+    "mcc_pearson_aligned": "MCC (Pearson, aligned)",
+    "mcc_spearman_aligned": "MCC (Spearman, aligned)",
+    "r2_knn": "R² (kNN probe)",
+    "monitor_r2": "monitor R²",
+    "loss": "cross-entropy loss",
+    "mcca": "mean CCA between seeds",
+    "cca_min": "smallest canonical correlation",
+    "svcca": "SVCCA",
+    "g_span": "span of the g differences",
+}
+
+AXIS_LABELS: dict[str, str] = {
+    "latent_dim": "latent dimension d",
+    "n_classes": "number of classes |C|",
+    "n_instances": "number of instances N",
+    "kappa": "concentration κ",
+    "conditional": "conditional distribution",
+    "cluster_prior": "cluster-vector prior",
+    "label_noise": "label-noise probability p",
+    "cond_beta": "conditional shape / bound β",
+    "prior_shape": "cluster-prior shape p",
+    "prior_scale": "cluster-prior scale",
+    "step": "training step",
+}
+
+
+def label(name: str) -> str:
+    """Human-readable label of a metric or axis column (the name itself when unknown)."""
+    return METRIC_LABELS.get(name) or AXIS_LABELS.get(name) or name

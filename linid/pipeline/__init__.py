@@ -1,0 +1,1 @@
+"""The machinery around the science: config contract, cells, job context, MLflow tracking, files, fingerprints."""

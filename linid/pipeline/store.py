@@ -1,0 +1,149 @@
+"""The MLflow store: retried calls, the experiment, superseding reruns, writing journals, linking runs.
+
+Only the workflow's main process and live training runs talk to the store; short jobs write journals
+(:mod:`linid.pipeline.tracking`) that ``replay_pending`` sends in one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from linid.pipeline.context import ENV_URI
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def retry(fn: Callable[[], T], *, attempts: int = 8, base: float = 0.2, what: str = "mlflow") -> T:
+    """Call ``fn`` with exponential backoff and jitter; re-raise the last error after ``attempts``."""
+    for k in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # sqlite locks, HTTP errors, connection resets
+            if k == attempts - 1:
+                raise
+            delay = min(base * 2**k, 10.0) * (0.5 + random.random())
+            log.warning("%s call failed (%s); retry %d/%d in %.1fs", what, exc, k + 1, attempts, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def mlflow_client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(uri: str, name: str) -> str:
+    """Create the store's schema and the experiment if missing (call once, before parallel jobs)."""
+
+    def go() -> str:
+        client = mlflow_client(uri)
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                client.restore_experiment(exp.experiment_id)
+            return exp.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location(uri))
+        except Exception:
+            exp = client.get_experiment_by_name(name)  # created by a concurrent job
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    return retry(go, what="create experiment")
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store live next to it (``<db folder>/mlartifacts``); servers choose their own."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
+    """Tag and soft-delete the older runs of the same job; returns how many were superseded."""
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    key = job_key.replace("'", "\\'")
+    old = client.search_runs([exp.experiment_id], filter_string=f"tags.`linid.job_key` = '{key}'", max_results=1000)
+    n = 0
+    for run in old:
+        if run.info.run_id == keep_run_id:
+            continue
+        client.set_tag(run.info.run_id, "linid.superseded_by", keep_run_id)
+        client.delete_run(run.info.run_id)
+        n += 1
+    return n
+
+
+def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
+    """Write the journals under ``pending_dir`` to the store (oldest first), then link upstream runs.
+
+    Returns how many journals were written. A journal is deleted only after its run is complete.
+    """
+    from mlflow.entities import Metric, Param
+
+    pending = Path(pending_dir)
+    paths = sorted(pending.glob("*.json"), key=lambda p: float(p.name.split("-")[0]))
+    experiments: set[tuple[str, str]] = set()
+    n = 0
+    for path in paths:
+        j = json.loads(path.read_text())
+        target = uri or os.environ.get(ENV_URI) or j["uri"]
+        client = mlflow_client(target)
+        exp_id = retry(lambda: ensure_experiment(target, j["experiment"]))
+        run_id = retry(lambda: client.create_run(exp_id, tags=j["tags"]).info.run_id)
+        params = [Param(k, v) for k, v in j["params"].items()]
+        for i in range(0, len(params), 100):
+            retry(lambda c=params[i : i + 100]: client.log_batch(run_id, params=c))
+        metrics = [Metric(k, v, ts, s) for k, v, ts, s in j["metrics"]]
+        for i in range(0, len(metrics), 1000):
+            retry(lambda c=metrics[i : i + 1000]: client.log_batch(run_id, metrics=c))
+        for art in j["artifacts"]:
+            if Path(art).exists():
+                retry(lambda a=art: client.log_artifact(run_id, a))
+        retry(lambda: client.set_terminated(run_id, j["status"]))
+        if j.get("partial_run_id"):
+            try:
+                client.delete_run(j["partial_run_id"])
+            except Exception:
+                pass
+        if j["status"] == "FINISHED":
+            retry(lambda: supersede(target, j["experiment"], j["tags"]["linid.job_key"], run_id))
+        experiments.add((target, j["experiment"]))
+        path.unlink()
+        n += 1
+    for target, name in experiments:
+        retry(lambda: link_upstream(target, name))
+    return n
+
+
+def link_upstream(uri: str, experiment: str) -> int:
+    """Set ``linid.upstream_run_ids`` on runs whose upstream uids are not yet resolved to run ids."""
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    runs = client.search_runs([exp.experiment_id], max_results=50000)
+    by_uid = {r.data.tags.get("linid.job_uid"): r.info.run_id for r in runs}
+    n = 0
+    for r in runs:
+        uids = [u for u in r.data.tags.get("linid.upstream_uids", "").split(",") if u]
+        if not uids or r.data.tags.get("linid.upstream_run_ids"):
+            continue
+        ids = [by_uid.get(u, "") for u in uids]
+        if all(ids):
+            client.set_tag(r.info.run_id, "linid.upstream_run_ids", ",".join(ids))
+            n += 1
+    return n

@@ -1,0 +1,248 @@
+"""MLflow tracking for pipeline jobs: one run per job, tagged so a figure can be walked back to training.
+
+Design (README "Tracking"): every job writes its numbers to its own output files first; MLflow is
+a mirror. Two modes per job:
+
+* live (training): the run is opened at job start and metrics stream to the store while the job
+  runs (live curves). Calls are retried with backoff (SQLite "database is locked", a restarting
+  server) and metrics are buffered and sent in batches.
+* journal (short jobs: datasets, features, probes, tables, figures): the job writes its run
+  (params, tags, metrics, artifacts) as a JSON journal under ``<pending_dir>/`` without importing
+  MLflow, and the workflow's main process writes all journals to the store in one batch
+  (``replay_pending``, on success and on error). This saves ~4 s of MLflow start-up per job and
+  keeps a single writer on SQLite.
+
+A live run whose store is unreachable at the end falls back to a journal too, so a tracking outage
+never fails a training job or loses a metric. Every run carries a locally generated
+``linid.job_uid``; downstream jobs name their upstream uids, resolved to MLflow run ids
+(``linid.upstream_run_ids``) when the journals are written.
+
+A rerun of the same job (same rule and wildcards = same ``linid.job_key`` tag) supersedes the older
+runs: they are tagged ``linid.superseded_by`` and moved to MLflow's "deleted" lifecycle stage (hidden
+in the UI, restorable), so the UI shows one live run per job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from linid.pipeline.context import (
+    ENV_CONFIG_HASH,
+    ENV_DISABLED,
+    ENV_EXPERIMENT,
+    ENV_GIT,
+    ENV_PENDING,
+    ENV_URI,
+    git_commit,
+    sqlite_uri,
+)
+from linid.pipeline.io import atomic_json
+from linid.pipeline.store import ensure_experiment, mlflow_client, retry, supersede
+
+log = logging.getLogger(__name__)
+
+
+def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = None) -> dict[str, str]:
+    """The tags every job carries: rule, wildcards, job key, config hash, git commit, host, SLURM id."""
+    key = rule + ":" + ",".join(f"{k}={v}" for k, v in sorted(wildcards.items()))
+    tags = {
+        "linid.rule": rule,
+        "linid.wildcards": json.dumps(wildcards, sort_keys=True),
+        "linid.job_key": key,
+        "linid.config_hash": os.environ.get(ENV_CONFIG_HASH, "unknown"),
+        "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
+        "linid.host": socket.gethostname(),
+        "linid.upstream_uids": ",".join(u for u in (upstream or []) if u),
+        "mlflow.runName": key,
+    }
+    for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "CUDA_VISIBLE_DEVICES"):
+        if os.environ.get(var):
+            tags[f"linid.{var.lower()}"] = os.environ[var]
+    for k, v in wildcards.items():
+        tags[f"linid.wc.{k}"] = str(v)
+    return tags
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in params.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = str(v)[:6000]
+    return out
+
+
+class JobRun:
+    """One MLflow run for one pipeline job; a context manager that never loses what was logged.
+
+    ``with JobRun(rule, wildcards, params, upstream=[...]) as run: run.log_metrics({...}, step)``.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        wildcards: dict[str, str],
+        params: dict[str, Any] | None = None,
+        *,
+        upstream: list[str] | None = None,
+        uri: str | None = None,
+        experiment: str | None = None,
+        pending_dir: str | Path | None = None,
+        flush_seconds: float | None = None,
+        live: bool = False,
+    ):
+        self.uri = uri or os.environ.get(ENV_URI) or sqlite_uri("results/mlflow.db")
+        self.experiment = experiment or os.environ.get(ENV_EXPERIMENT, "linid")
+        self.pending_dir = Path(pending_dir or os.environ.get(ENV_PENDING, "results/.mlflow_pending"))
+        self.disabled = os.environ.get(ENV_DISABLED) == "1"
+        self.uid = uuid.uuid4().hex
+        self.tags = job_tags(rule, wildcards, upstream)
+        self.tags["linid.job_uid"] = self.uid
+        self.params = _flatten(params or {})
+        # metrics of a live run are sent in batches at most this often (env: tests stress the store)
+        self.flush_seconds = (
+            flush_seconds
+            if flush_seconds is not None
+            else float(os.environ.get("LINID_MLFLOW_FLUSH_SECONDS", "10"))
+        )
+        self.live = live
+        self.run_id: str = ""
+        self._buffer: list[tuple[str, float, int, int]] = []
+        self._journal_metrics: list[tuple[str, float, int, int]] = []
+        self._artifacts: list[str] = []
+        self._last_flush = time.monotonic()
+        self._online = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> JobRun:
+        if self.disabled or not self.live:
+            return self
+        try:
+            self._start()
+            self._online = True
+        except Exception as exc:
+            log.error("MLflow store %s unreachable at job start (%s); journaling the run", self.uri, exc)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        status = "FINISHED" if exc_type is None else "FAILED"
+        if self.disabled:
+            return
+        if exc_type is not None:
+            self.tags["linid.error"] = f"{exc_type.__name__}: {exc}"[:5000]
+        if not self.live:
+            self._write_journal(status)
+            return
+        try:
+            if not self._online:
+                self._start()
+                self._online = True
+            self._flush(attempts=10)
+            self._finish(status)
+        except Exception as exc2:
+            log.error("MLflow store unreachable at job end (%s); writing a pending journal", exc2)
+            self._write_journal(status)
+
+    def _start(self) -> None:
+        from mlflow.entities import Param, RunTag
+
+        def go() -> str:
+            client = mlflow_client(self.uri)
+            exp_id = ensure_experiment(self.uri, self.experiment)
+            run = client.create_run(exp_id, tags=self.tags)
+            return run.info.run_id
+
+        self.run_id = retry(go, what="create run")
+        params = [Param(k, v) for k, v in self.params.items()]
+        tags = [RunTag(k, v) for k, v in self.tags.items()]
+        for i in range(0, max(len(params), 1), 100):
+            chunk = params[i : i + 100]
+            retry(lambda c=chunk: mlflow_client(self.uri).log_batch(self.run_id, params=c, tags=tags if i == 0 else []))
+
+    def _finish(self, status: str) -> None:
+        client = mlflow_client(self.uri)
+        if self.tags.get("linid.error"):
+            retry(lambda: client.set_tag(self.run_id, "linid.error", self.tags["linid.error"]))
+        for path in self._artifacts:
+            retry(lambda p=path: client.log_artifact(self.run_id, p), what="log artifact")
+        retry(lambda: client.set_terminated(self.run_id, status))
+        if status == "FINISHED":
+            retry(lambda: supersede(self.uri, self.experiment, self.tags["linid.job_key"], self.run_id))
+
+    # -- logging -----------------------------------------------------------------------------
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        """Buffer metrics (NaN allowed); they are sent every ``flush_seconds`` and at the end."""
+        ts = int(time.time() * 1000)
+        for k, v in metrics.items():
+            if v is None:
+                continue
+            row = (k, float(v), ts, int(step))
+            self._buffer.append(row)
+            self._journal_metrics.append(row)
+        if self._online and time.monotonic() - self._last_flush > self.flush_seconds:
+            try:
+                self._flush(attempts=3)
+            except Exception as exc:  # keep training; the buffer is sent later
+                log.warning("MLflow flush failed (%s); keeping %d metrics buffered", exc, len(self._buffer))
+
+    def log_artifact(self, path: str | Path) -> None:
+        """Attach a file (figure, table, small JSON) to the run when it ends."""
+        self._artifacts.append(str(path))
+
+    def set_tag(self, key: str, value: str) -> None:
+        self.tags[key] = str(value)
+        if self._online:
+            try:
+                retry(lambda: mlflow_client(self.uri).set_tag(self.run_id, key, str(value)), attempts=3)
+            except Exception as exc:
+                log.warning("MLflow set_tag failed (%s); it is sent at the end", exc)
+
+    def _flush(self, attempts: int) -> None:
+        from mlflow.entities import Metric
+
+        while self._buffer:
+            chunk = self._buffer[:1000]
+            metrics = [Metric(k, v, ts, s) for k, v, ts, s in chunk]
+            retry(lambda: mlflow_client(self.uri).log_batch(self.run_id, metrics=metrics), attempts=attempts)
+            del self._buffer[: len(chunk)]
+        self._last_flush = time.monotonic()
+
+    def _write_journal(self, status: str) -> None:
+        key = hashlib.sha1(self.tags["linid.job_key"].encode()).hexdigest()[:16]
+        path = self.pending_dir / f"{time.time():.6f}-{key}.json"
+        atomic_json(
+            path,
+            {
+                "uri": self.uri,
+                "experiment": self.experiment,
+                "tags": self.tags,
+                "params": self.params,
+                "metrics": self._journal_metrics,
+                "artifacts": self._artifacts,
+                "status": status,
+                "partial_run_id": self.run_id,
+            },
+        )
+        if self.live:
+            log.error("MLflow journal written to %s (sent by the workflow's main process)", path)
+
+
+def job_run(
+    rule: str,
+    wildcards: dict[str, Any],
+    params: dict[str, Any],
+    upstream: list[str] | None = None,
+    live: bool = False,
+) -> JobRun:
+    """The MLflow run of one job; ``live`` streams while it runs (training), else a journal."""
+    return JobRun(rule, {k: str(v) for k, v in wildcards.items()}, params, upstream=upstream, live=live)

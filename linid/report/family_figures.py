@@ -1,0 +1,104 @@
+"""Figures of model-to-model comparisons ([K] family): mCCA vs K, CCA spectra, two models aligned."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from linid.names import label
+from linid.probes.regression import affine_predict
+from linid.report.style import check, save
+
+LAYER_STYLE = {
+    "f": {"color": "C0", "ls": "-", "label": "f (in family), trained"},
+    "hidden": {"color": "C1", "ls": "-", "label": "hidden layer (outside), trained"},
+    "f_untrained": {"color": "C0", "ls": ":", "label": "f, untrained"},
+    "hidden_untrained": {"color": "C1", "ls": ":", "label": "hidden layer, untrained"},
+}
+
+
+def mcca_vs_classes(pairs: pd.DataFrame, stem: str | Path, metric: str = "mcca") -> list[Path]:
+    """mCCA (mean ± std over seed pairs) vs K, one panel per M; the diversity boundary K = M + 1."""
+    check(pairs, ["rep_dim", "n_classes", "layer", metric], "mcca_vs_classes")
+    dims = sorted(pairs["rep_dim"].unique())
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.4), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, m in zip(axes[0], dims, strict=True):
+        part = pairs[pairs["rep_dim"] == m]
+        for layer, style in LAYER_STYLE.items():
+            s = part[part["layer"] == layer].groupby("n_classes")[metric].agg(["mean", "std"])
+            if s.empty:
+                continue
+            ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
+                        color=style["color"], ls=style["ls"], label=style["label"])
+        ax.axvspan(0, m + 0.5, color="0.9", zorder=0)
+        ax.axvline(m + 1, color="0.4", lw=0.8, ls="--")
+        ax.text(m + 1, 0.02, " K = M+1", color="0.3", fontsize=8, va="bottom")
+        ax.set_xscale("log")
+        ks = sorted(part["n_classes"].unique())
+        ax.minorticks_off()
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlim(min(ks) * 0.8, max(ks) * 1.25)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("classes K")
+        ax.set_title(f"M = {m} (shaded: K < M+1)")
+    axes[0][0].set_ylabel(label(metric))
+    axes[0][-1].legend(fontsize=7, loc="best")
+    return save(fig, stem)
+
+
+def cca_spectra(spectra: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Sorted CCA spectra (mean over seed pairs) per layer, one panel per family cell.
+
+    ``spectra``: the long table of canonical correlations (``cell, layer, seed_a, seed_b, index, rho``).
+    """
+    check(spectra, ["cell", "layer", "index", "rho"], "cca_spectra")
+    cells = list(dict.fromkeys(spectra["cell"]))
+    ncol = min(4, len(cells))
+    nrow = math.ceil(len(cells) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.0 * nrow), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, cell in zip(axes.flat, cells, strict=False):
+        part = spectra[spectra["cell"] == cell]
+        for layer, style in LAYER_STYLE.items():
+            rows = part[part["layer"] == layer]
+            if rows.empty:
+                continue
+            spec = rows.groupby("index")["rho"].mean().sort_index().to_numpy()
+            x = np.arange(1, len(spec) + 1) / len(spec)
+            ax.plot(x, spec, color=style["color"], ls=style["ls"], label=style["label"])
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("canonical direction (fraction of dim)")
+        ax.set_ylim(0, 1.02)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.set_visible(False)
+    axes[0][0].set_ylabel("canonical correlation")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    return save(fig, stem)
+
+
+def alignment(
+    fa: np.ndarray, fb: np.ndarray, labels: np.ndarray, stem: str | Path, title: str = ""
+) -> list[Path]:
+    """Two models' 2-D representations, and model B mapped onto A by the least-squares linear map."""
+    if fa.shape[1] < 2 or fb.shape[1] < 2:
+        raise ValueError("alignment needs representations with at least 2 dimensions")
+    aligned = affine_predict(fb, fa)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
+    kw = {"c": labels, "cmap": "hsv", "s": 4, "alpha": 0.7, "linewidths": 0}
+    axes[0].scatter(fa[:, 0], fa[:, 1], **kw)
+    axes[0].set_title("model A: f(x)")
+    axes[1].scatter(fb[:, 0], fb[:, 1], **kw)
+    axes[1].set_title("model B: f(x)")
+    axes[2].scatter(fa[:, 0], fa[:, 1], c="0.8", s=4, linewidths=0, label="A")
+    axes[2].scatter(aligned[:, 0], aligned[:, 1], **{**kw, "s": 2}, label="B, linearly aligned")
+    axes[2].set_title("B after the fitted linear map (grey: A)")
+    for ax in axes:
+        ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)

@@ -1,0 +1,61 @@
+"""Resume files of a training job: written atomically, read back only under the same configs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from linid.pipeline.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(train: dict, data: dict) -> str:
+    """Hash of the training and dataset configs: a checkpoint is resumed only under the same one."""
+    blob = json.dumps({"train": train, "data": data}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def rng_states(gen: torch.Generator) -> dict:
+    """The data generator's state and torch's global CPU (and CUDA) states."""
+    states = {"data": gen.get_state(), "torch": torch.random.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_global_rng(states: dict) -> None:
+    """Set torch's global CPU (and CUDA, when present) generators back to ``rng_states``' values."""
+    torch.random.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """torch.save atomically (write then rename)."""
+    with atomic_path(path, ".ckpt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
+    """The checkpoint at ``path`` if it is readable and made under the same config; else None + warning."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or truncated file
+        log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
+        return None
+    if not isinstance(ckpt, dict) or ckpt.get("fingerprint") != expected_fingerprint:
+        log.warning(
+            "ignoring checkpoint %s: it was written for a different config (fingerprint %s, expected %s)",
+            path,
+            ckpt.get("fingerprint") if isinstance(ckpt, dict) else None,
+            expected_fingerprint,
+        )
+        return None
+    return ckpt

@@ -1,0 +1,82 @@
+"""Helpers shared by several test modules: a copy of the workflow to run, and malformed configs."""
+
+import copy
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+COPY = ["Snakefile", "config.yaml", "workflow", "linid", "envs", "configs", "README.md", "slurm"]
+
+
+def make_checkout(dest: Path) -> Path:
+    """A copy of the workflow (not the results) in which the test may edit code."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+
+def _set(cfg, path, value):
+    cfg = copy.deepcopy(cfg)
+    node = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    if value is _DELETE:
+        node.pop(keys[-1])
+    else:
+        node[keys[-1]] = value
+    return cfg
+
+
+_DELETE = object()
+S = "simulation.sweeps.supervised"
+
+BAD = [
+    (f"{S}.axes.laten_dim", [2], "unknown key(s) 'laten_dim'"),
+    ("simulation.trian", {}, "unknown key(s) 'trian'"),
+    ("nmae", "x", "unknown key(s) 'nmae'"),
+    (f"{S}.axes.latent_dim", [1, 5], "latent_dim[0] = 1"),
+    (f"{S}.axes.latent_dim", [], "latent_dim = []"),
+    (f"{S}.axes.latent_dim", [2, 2], "no duplicates"),
+    (f"{S}.axes.latent_dim", ["five"], "latent_dim[0] = 'five'"),
+    (f"{S}.axes.latent_dim", [2.5], "latent_dim[0] = 2.5"),
+    (f"{S}.axes.n_classes", [1], "n_classes[0] = 1"),
+    (f"{S}.axes.kappa", [0], "kappa[0] = 0"),
+    (f"{S}.axes.kappa", [-1.0], "kappa[0] = -1.0"),
+    (f"{S}.axes.label_noise", [1.5], "label_noise[0] = 1.5"),
+    (f"{S}.axes.label_noise", [-0.1], "label_noise[0] = -0.1"),
+    (f"{S}.axes.conditional", ["cauchy"], "one of 'vmf', 'laplace', 'normal'"),
+    (f"{S}.axes.cluster_prior", ["gauss"], "one of 'uniform', 'laplace', 'normal'"),
+    (f"{S}.methods", ["simclr"], "one of 'supervised', 'diet'"),
+    (f"{S}.methods", [], "methods = []"),
+    (f"{S}.seeds", [0.5], "seeds[0] = 0.5"),
+    (f"{S}.seeds", ["a"], "seeds[0] = 'a'"),
+    (f"{S}.seeds", [1, 1], "no duplicates"),
+    (f"{S}.seeds", _DELETE, "'seeds' is a required property"),
+    (f"{S}.design", "random", "one of 'grid', 'one_factor'"),
+    ("simulation.train.steps", 0, "steps = 0"),
+    ("simulation.train.steps", 1.5, "steps = 1.5"),
+    ("simulation.train.steps", "1000", "steps = '1000'"),
+    ("simulation.train.lr", -1, "lr = -1"),
+    ("simulation.train.batch_size", 0, "batch_size = 0"),
+    (f"{S}.base", {"n_instances": 10}, "n_classes = 100 > n_instances = 10"),
+    (f"{S}.axes.n_instances", [1], "n_instances[0] = 1"),
+    (f"{S}.data_seeds", "pairs", "data_seeds = 'pairs'"),
+    (f"{S}.normalize_w", ["yes"], "normalize_w[0] = 'yes'"),
+    (f"{S}.axes.cond_beta", [0], "cond_beta[0] = 0"),
+    (f"{S}.axes.conditional", ["tlaplace"], "'truncated_laplace', 'gennorm'"),
+    ("simulation.data.cond_quantile", 1.0, "cond_quantile = 1.0"),
+    ("simulation.train.epochs", 0, "epochs = 0"),
+    ("simulation.data.n_eval", 100, "must be >= probe.n_affine + probe.n_linear"),
+    ("simulation.sweeps", {}, "sweeps = {}"),
+    ("name", "bad name/x", "name = 'bad name/x'"),
+]

@@ -1,0 +1,88 @@
+"""Config contract: sweep expansion, and one clear message per malformed config."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from linid.pipeline.cells import cell_steps, expand, sweep_cells
+from linid.pipeline.config import ConfigError, check_config, load_schema
+from tests.helpers import _DELETE, BAD, _set  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+GOOD = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_and_presets_are_valid():
+    check_config(GOOD, SCHEMA)
+    for preset in sorted((ROOT / "configs").glob("*.yaml")):
+        check_config(yaml.safe_load(preset.read_text()), SCHEMA)
+
+
+def test_grid_expansion_counts_and_dedup():
+    sim = {
+        "sweeps": {
+            "a": {"design": "grid", "axes": {"latent_dim": [2, 5], "n_classes": [5, 20, 100]}, "methods": ["supervised", "diet"], "seeds": [0, 1]},
+            "b": {"design": "grid", "axes": {"latent_dim": [2], "n_classes": [5]}, "methods": ["supervised"], "seeds": [0]},
+        }
+    }
+    specs = expand(sim)
+    assert len(specs) == 2 * 3 * 2 * 2 + 1
+    assert len({s.key for s in specs}) == 24  # sweep b's model is one of sweep a's
+    assert {s.cell.kappa for s in specs} == {10.0}
+
+
+def test_paired_data_seeds_and_heads_expand_as_the_official_runs():
+    sweep = {"design": "one_factor", "methods": ["diet"], "seeds": [0, 1, 2], "data_seeds": "paired",
+             "normalize_w": [False, True]}
+    specs = expand({"sweeps": {"t2": sweep}})
+    assert [(s.cell.data_seed, s.seed) for s in specs if s.head == "free"] == [(0, 0), (1, 1), (2, 2)]
+    assert {s.head for s in specs} == {"free", "unit"}
+    base = specs[0].cell
+    # the default base cell is the paper's: d = 5, |C| = 100, N = 10,240, κ = 10, vMF, uniform
+    assert (base.latent_dim, base.n_classes, base.n_instances, base.kappa) == (5, 100, 10240, 10.0)
+    assert (base.conditional, base.cluster_prior) == ("vmf", "uniform")
+
+
+def test_dataset_ids_are_injective_and_ignore_unused_shapes():
+    cells = sweep_cells({"design": "grid", "axes": {"kappa": [10.0, 10.000001, 1e-7, 1.0000001e-7]}})
+    ids = {expand({"sweeps": {"s": {"design": "grid", "axes": {"kappa": [c["kappa"]]}, "methods": ["supervised"],
+                                     "seeds": [0]}}})[0].cell.dataset_id for c in cells}
+    assert len(ids) == 4
+    # cond_beta does not change a vMF process: one cell, not two
+    assert len(sweep_cells({"design": "grid", "axes": {"cond_beta": [1.0, 3.0]}})) == 1
+    assert len(sweep_cells({"design": "grid", "base": {"conditional": "gennorm"}, "axes": {"cond_beta": [1.0, 3.0]}})) == 2
+
+
+def test_epochs_give_the_official_step_count():
+
+    assert cell_steps({"epochs": 50000, "batch_size": 1024, "steps": 7}, 10240) == 500_000
+    assert cell_steps({"epochs": 50000, "batch_size": 1024, "steps": 7}, 1000) == 50_000
+    assert cell_steps({"epochs": None, "batch_size": 1024, "steps": 7}, 1000) == 7
+
+
+def test_one_factor_expansion():
+    sweep = {
+        "design": "one_factor",
+        "base": {"latent_dim": 10, "n_classes": 100},
+        "axes": {"latent_dim": [5, 10, 20], "kappa": [5, 10, 50]},
+    }
+    cells = sweep_cells(sweep)
+    # base + 2 new d values + 2 new kappa values (the base values are not repeated)
+    assert len(cells) == 5
+    assert all(c["n_classes"] == 100 for c in cells)
+    assert sum(c["latent_dim"] != 10 and c["kappa"] != 10 for c in cells) == 0
+
+
+
+
+@pytest.mark.parametrize("path,value,msg", BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
+def test_malformed_config_gives_one_clear_message(path, value, msg):
+    cfg = _set(GOOD, path, value)
+    with pytest.raises(ConfigError) as exc:
+        check_config(cfg, SCHEMA)
+    text = str(exc.value)
+    assert msg in text, text
+    # the message names the offending key
+    assert path.split(".")[-1].replace("laten_dim", "axes").replace("trian", "simulation") in text or "unknown" in text

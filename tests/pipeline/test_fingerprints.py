@@ -1,0 +1,67 @@
+"""Stage fingerprints follow imports: each stage covers exactly the linid code its script reaches."""
+
+from pathlib import Path
+
+import pytest
+
+from linid.pipeline.fingerprints import import_closure, source_fingerprint, stage_fingerprint
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "workflow" / "scripts"
+
+
+@pytest.fixture
+def lib(tmp_path):
+    """A tiny package: a imports b (relative), b imports c; d stands alone; the script imports a."""
+    pkg = tmp_path / "linid"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('"""pkg"""\n')
+    (pkg / "sub" / "__init__.py").write_text('"""sub"""\n')
+    (pkg / "sub" / "a.py").write_text("from .b import f\n\nX = f()\n")
+    (pkg / "sub" / "b.py").write_text("from linid import c\n\ndef f():\n    return c.g()\n")
+    (pkg / "c.py").write_text("def g():\n    return 1\n")
+    (pkg / "d.py").write_text("Y = 2\n")
+    script = tmp_path / "script.py"
+    script.write_text("from linid.sub.a import X\n")
+    return tmp_path, script
+
+
+def test_closure_is_transitive_and_includes_packages(lib):
+    root, script = lib
+    assert import_closure(root, script) == ["linid", "linid.c", "linid.sub", "linid.sub.a", "linid.sub.b"]
+
+
+def test_code_edits_change_the_fingerprint_comments_and_unrelated_modules_do_not(lib):
+    root, script = lib
+    before = stage_fingerprint(root, script)
+    (root / "linid" / "c.py").write_text("def g():\n    return 1  # a comment\n")
+    assert stage_fingerprint(root, script) == before
+    (root / "linid" / "d.py").write_text("Y = 3\n")  # not reached by the script
+    assert stage_fingerprint(root, script) == before
+    (root / "linid" / "c.py").write_text("def g():\n    return 2\n")  # reached through b
+    assert stage_fingerprint(root, script) != before
+
+
+def test_source_fingerprint_ignores_formatting(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = [1, 2]\n")
+    b.write_text("x = [\n    1,\n    2,\n]  # same\n")
+    assert source_fingerprint(a) == source_fingerprint(b)
+
+
+def test_the_experiments_share_no_science_module():
+    sim = set(import_closure(ROOT, SCRIPTS / "train.py"))
+    fam = set(import_closure(ROOT, SCRIPTS / "family_train.py"))
+    assert "linid.sim.training" in sim and "linid.family.training" in fam
+    assert not any(m.startswith("linid.family") for m in sim)
+    assert not any(m.startswith("linid.sim") for m in fam)
+    # probes read arrays only: no torch-side module reaches them
+    probe = set(import_closure(ROOT, SCRIPTS / "probe.py"))
+    assert not any(m.startswith(("linid.sim", "linid.family", "linid.report")) for m in probe)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SCRIPTS.glob("*.py")))
+def test_every_rule_script_has_a_fingerprint(script):
+    closure = import_closure(ROOT, SCRIPTS / script)
+    assert "linid.pipeline.tracking" in closure  # every job logs its run
+    assert len(stage_fingerprint(ROOT, SCRIPTS / script)) == 12

@@ -1,0 +1,42 @@
+"""Feature extraction: encoder outputs in eval mode, and what each row of W should encode."""
+
+import numpy as np
+import torch
+
+from linid.sim.features import encode, extract, head_targets
+from linid.sim.models import build_models, n_outputs_for
+from linid.sim.process import DGPConfig, generator_for, make_process
+
+PROC = make_process(DGPConfig(latent_dim=3, n_classes=6, n_instances=30, cond_candidates=200))
+
+
+def test_encode_is_batched_eval_mode_and_deterministic():
+    enc, _ = build_models(3, 6, seed=0)
+    enc.train()
+    x = np.random.default_rng(0).normal(size=(1000, 3)).astype(np.float32)
+    a = encode(enc, x, batch_size=128)
+    b = encode(enc, x, batch_size=1000)
+    assert a.shape == (1000, 3)
+    np.testing.assert_allclose(a, b, atol=1e-6)  # eval mode: rows do not depend on their batch
+    assert not enc.training
+
+
+def test_head_targets_are_class_vectors_or_instance_class_vectors():
+    v = PROC.cluster_vectors.numpy()
+    np.testing.assert_array_equal(head_targets(PROC, "supervised"), v)
+    diet = head_targets(PROC, "diet")
+    assert diet.shape == (30, 3)
+    np.testing.assert_array_equal(diet, v[np.arange(30) % 6])
+
+
+def test_extract_returns_every_array_the_probe_needs():
+    enc, head = build_models(3, n_outputs_for("diet", 6, 30), seed=1)
+    ev = PROC.sample(64, generator_for(0, 1))
+    arrays = {"eval_x": ev.x.numpy(), "eval_z": ev.z.numpy(), "eval_class": ev.klass.numpy(),
+              "eval_instance": ev.instance.numpy()}
+    out = extract(enc, head, PROC, "diet", arrays)
+    assert out["features"].shape == (64, 3)
+    np.testing.assert_array_equal(out["latents"], arrays["eval_z"])
+    assert out["w_rows"].shape == out["w_targets"].shape == (30, 3)
+    assert float(out["temperature"]) == float(head.temperature)
+    assert torch.is_tensor(head.weight)
