@@ -68,7 +68,7 @@ def _gen(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + stream)
 
 
-def make_dataset(path: str | Path, cfg: AngleData, n_train: int, n_eval: int, seed: int) -> dict:
+def make_angle_dataset(path: str | Path, cfg: AngleData, n_train: int, n_eval: int, seed: int) -> dict:
     """Train and held-out draws of the angle task, written to one .npz; returns a summary."""
     train_x, train_y = sample_angle_data(cfg, n_train, _gen(seed, TRAIN_STREAM))
     eval_x, eval_y = sample_angle_data(cfg, n_eval, _gen(seed, EVAL_STREAM))
@@ -90,7 +90,7 @@ def make_dataset(path: str | Path, cfg: AngleData, n_train: int, n_eval: int, se
     }
 
 
-def load_dataset(path: str | Path) -> dict[str, torch.Tensor]:
-    """The arrays ``make_dataset`` wrote, as tensors."""
+def load_angle_dataset(path: str | Path) -> dict[str, torch.Tensor]:
+    """The arrays ``make_angle_dataset`` wrote, as tensors."""
     with np.load(path) as f:
         return {k: torch.from_numpy(f[k]) for k in f.files}

@@ -57,6 +57,11 @@ class NonFiniteLoss(RuntimeError):
     """Training produced a NaN/inf loss."""
 
 
+def data_seed(dataset_seed: int, model_seed: int) -> int:
+    """Seed of a model's training batches: fixed by its dataset and its own seed, nothing else."""
+    return (dataset_seed * 1_000_003 + model_seed) * 7919 + 3
+
+
 def monitor_r2(features: torch.Tensor, targets: torch.Tensor) -> float:
     """R²_a of the monitor set (first half fits, second half scores): ``probes.regression.r2_affine``."""
     return r2_affine(features.double().cpu().numpy(), targets.double().cpu().numpy())
@@ -116,9 +121,7 @@ def train(
     proc = process.to(device)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)  # one kernel per step for all tensors
-    gen = torch.Generator(device=device).manual_seed(
-        (dcfg.seed * 1_000_003 + cfg.seed) * 7919 + 3
-    )
+    gen = torch.Generator(device=device).manual_seed(data_seed(dcfg.seed, cfg.seed))
     fp = fingerprint(asdict(cfg), asdict(dcfg))
     mon_x = mon_z = None
     if monitor is not None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from linid.family.data import AngleData, load_dataset, make_dataset, sample_angle_data
+from linid.family.data import AngleData, load_angle_dataset, make_angle_dataset, sample_angle_data
 from linid.family.features import cell_features
 from linid.family.models import (
     FamilyModelConfig,
@@ -36,8 +36,8 @@ def features(data, cfg, model_cfg, states):
 @pytest.fixture(scope="module")
 def cell(tmp_path_factory):
     path = tmp_path_factory.mktemp("fam") / "data.npz"
-    info = make_dataset(path, CFG, 2000, 400, seed=3)
-    data = load_dataset(path)
+    info = make_angle_dataset(path, CFG, 2000, 400, seed=3)
+    data = load_angle_dataset(path)
     states, summary = train_cell(
         data, CFG, 2, MODEL, FamilyTrainConfig(steps=300), [0, 1, 2], torch.device("cpu")
     )
@@ -46,8 +46,8 @@ def cell(tmp_path_factory):
 
 def test_dataset_is_deterministic_and_labelled(cell, tmp_path):
     info, data, _, _ = cell
-    make_dataset(tmp_path / "again.npz", CFG, 2000, 400, seed=3)
-    again = load_dataset(tmp_path / "again.npz")
+    make_angle_dataset(tmp_path / "again.npz", CFG, 2000, 400, seed=3)
+    again = load_angle_dataset(tmp_path / "again.npz")
     for k in data:
         assert torch.equal(data[k], again[k]), k
     assert data["train_x"].shape == (2000, 3) and data["eval_x"].shape == (400, 3)

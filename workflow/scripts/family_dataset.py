@@ -1,6 +1,6 @@
 """Rule family_dataset: train and held-out draws of the [K] angle task (x ~ N(0, σ²I), K bins)."""
 
-from linid.family.data import AngleData, make_dataset
+from linid.family.data import AngleData, make_angle_dataset
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
@@ -13,7 +13,7 @@ def main(smk) -> None:
         sigma=p["sigma"], n_classes=p["n_classes"], angle_range=p["angle_range"], input_dim=p["input_dim"]
     )
     with job_run(smk.rule, dict(smk.wildcards), {"data": p}) as run:
-        info = make_dataset(smk.output.data, cfg, p["n_train"], p["n_eval"], p["seed"])
+        info = make_angle_dataset(smk.output.data, cfg, p["n_train"], p["n_eval"], p["seed"])
         run.log_metrics({"min_class_count": info["min_class_count"], "max_class_count": info["max_class_count"]})
         atomic_json(smk.output.meta, {**info, "job_uid": run.uid})
 

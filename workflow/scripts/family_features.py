@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from linid.family.data import load_dataset
+from linid.family.data import load_angle_dataset
 from linid.family.features import cell_features
 from linid.family.models import load_models
 from linid.pipeline.context import setup_logging
@@ -15,7 +15,7 @@ def main(smk) -> None:
     train = read_json(smk.input.summary)
     with job_run(smk.rule, dict(smk.wildcards), {}, upstream=[train["job_uid"]]) as run:
         models, meta = load_models(smk.input.models)
-        arrays = cell_features(load_dataset(smk.input.data), models, meta)
+        arrays = cell_features(load_angle_dataset(smk.input.data), models, meta)
         run.log_metrics({"n_eval": len(arrays["eval_x"]), "n_models": len(models)})
         atomic_savez(smk.output.features, **arrays, job_uid=np.asarray(run.uid))
 

@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from linid.family.data import AngleData, load_dataset
+from linid.family.data import AngleData, load_angle_dataset
 from linid.family.models import FamilyModelConfig, architecture, save_models
 from linid.family.training import FamilyTrainConfig, train_cell
 from linid.pipeline.context import setup_logging
@@ -29,7 +29,7 @@ def main(smk) -> None:
              cell["seeds"], device, os.environ.get("CUDA_VISIBLE_DEVICES"))
     with job_run(smk.rule, dict(smk.wildcards), {"cell": cell, "data": meta["config"], "device": str(device)},
                  upstream=[meta["job_uid"]]) as run:
-        data = load_dataset(smk.input.data)
+        data = load_angle_dataset(smk.input.data)
         states, summary = train_cell(data, data_cfg, cell["rep_dim"], mcfg, tcfg, cell["seeds"], device)
         for s in summary:
             log.info("seed %d: loss %.4f, train acc %.4f, held-out acc %.4f, %.1f s", s["seed"],
