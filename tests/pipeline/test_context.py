@@ -27,17 +27,23 @@ def test_git_commit_marks_dirty_trees(tmp_path):
 
 def test_job_environment_sets_tracking_context_without_overriding_the_user(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    for var in ("MLFLOW_TRACKING_URI", "LINID_GIT_COMMIT", "LINID_MLFLOW_PENDING", "LINID_TRACKING_DISABLED"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    # job_environment writes os.environ: give it a copy, so nothing leaks into later tests
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINID_", "MLFLOW_"))}
+    monkeypatch.setattr(os, "environ", {**env, "PYTHONPATH": "/elsewhere"})
     cfg = {"name": "demo", "tracking": {"uri": "", "enabled": False}}
     ctx = job_environment(cfg, "/repo")
     assert ctx["uri"] == "sqlite:///" + str(tmp_path / "results" / "mlflow.db")
     assert os.environ["PYTHONPATH"].split(os.pathsep) == ["/repo", "/elsewhere"]
     assert os.environ["LINID_EXPERIMENT"] == "demo" and os.environ["LINID_TRACKING_DISABLED"] == "1"
     assert os.environ["LINID_CONFIG_HASH"] == config_hash(cfg)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:5000")
+    os.environ["MLFLOW_TRACKING_URI"] = "http://user:5000"
     assert job_environment(cfg, "/repo")["uri"] == "http://user:5000"  # the user's variable wins
+
+
+def test_job_environment_test_leaves_the_real_environment_alone():
+    """Guards the test above: a leaked LINID_TRACKING_DISABLED silently turned off tracking in every
+    workflow test that ran after it."""
+    assert "LINID_TRACKING_DISABLED" not in os.environ and "LINID_CONFIG_HASH" not in os.environ
 
 
 def test_setup_logging_sends_logging_and_stderr_to_the_log_file(tmp_path, monkeypatch):
