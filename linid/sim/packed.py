@@ -1,0 +1,298 @@
+"""Many models per process: k encoder + head pairs trained as stacked parameters (issue: packed training).
+
+Each layer of the k encoders is one ``(k, out, in)`` tensor; a step is one batched matmul per layer,
+BatchNorm statistics per model, one fused Adam over the stacks (Adam is elementwise, so each model's
+update is exactly its own) and the sum of the k mean cross-entropies (model i's loss depends on
+model i's parameters only, so its gradient is its own). Model i draws its batches from the same
+random stream as the single-model trainer (:func:`linid.sim.training.train`) with its seed, so its
+data never depend on the pack it is in or on its position. Numerically the batched kernels differ
+from the single-model ones in rounding only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from linid.runtime import Interrupted, pick_device, stop_on_signals
+from linid.sim.checkpoints import (
+    fingerprint,
+    load_checkpoint,
+    restore_global_rng,
+    rng_states,
+    save_checkpoint,
+)
+from linid.sim.models import Encoder, Head, build_models, n_outputs_for
+from linid.sim.process import GenerativeProcess
+from linid.sim.training import (
+    NonFiniteLoss,
+    TrainConfig,
+    TrainResult,
+    calibrated_copy,
+    data_seed,
+    monitor_r2,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PackedEncoder(nn.Module):
+    """k encoders f_1..f_k stacked: input (k, B, d) → (k, B, d); BatchNorm statistics per model."""
+
+    def __init__(self, encoders: list[Encoder]):
+        super().__init__()
+        self.k = len(encoders)
+        linears = [[m for m in e.net if isinstance(m, nn.Linear)] for e in encoders]
+        bns = [[m for m in e.net if isinstance(m, nn.BatchNorm1d)] for e in encoders]
+        slopes = [m.negative_slope for m in encoders[0].net if isinstance(m, nn.LeakyReLU)]
+        self.slope = slopes[0] if slopes else 0.01
+        n_layers = len(linears[0])
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[j].weight.detach() for ls in linears])) for j in range(n_layers)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[j].bias.detach() for ls in linears])) for j in range(n_layers)
+        )
+        self.gammas = nn.ParameterList(
+            nn.Parameter(torch.stack([b[j].weight.detach() for b in bns])) for j in range(n_layers - 1)
+        )
+        self.betas = nn.ParameterList(
+            nn.Parameter(torch.stack([b[j].bias.detach() for b in bns])) for j in range(n_layers - 1)
+        )
+        for j in range(n_layers - 1):
+            self.register_buffer(f"running_mean{j}", torch.stack([b[j].running_mean for b in bns]))
+            self.register_buffer(f"running_var{j}", torch.stack([b[j].running_var for b in bns]))
+        self.register_buffer("num_batches_tracked", bns[0][0].num_batches_tracked.clone())
+        self.momentum = bns[0][0].momentum
+        self.eps = bns[0][0].eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (k, B, d) → f(x) (k, B, d). Inside, activations are (k, width, B): a layer is one
+        ``baddbmm`` and BatchNorm is the native kernel over k·width channels (statistics per model)."""
+        k, n = x.shape[0], x.shape[1]
+        h = x.transpose(1, 2)
+        last = len(self.weights) - 1
+        if self.training:
+            self.num_batches_tracked += 1
+        for j, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b.unsqueeze(2), w, h)
+            if j == last:
+                break
+            width = h.shape[1]
+            h = F.batch_norm(
+                h.reshape(1, k * width, n),
+                getattr(self, f"running_mean{j}").view(-1),
+                getattr(self, f"running_var{j}").view(-1),
+                self.gammas[j].reshape(-1),
+                self.betas[j].reshape(-1),
+                training=self.training,
+                momentum=self.momentum,
+                eps=self.eps,
+            ).view(k, width, n)
+            h = F.leaky_relu(h, self.slope)
+        return h.transpose(1, 2)
+
+    def unpack(self, i: int, like: Encoder) -> Encoder:
+        """Model i as a single :class:`Encoder` (a copy of ``like``'s architecture with i's state)."""
+        import copy
+
+        enc = copy.deepcopy(like)
+        linears = [m for m in enc.net if isinstance(m, nn.Linear)]
+        bns = [m for m in enc.net if isinstance(m, nn.BatchNorm1d)]
+        with torch.no_grad():
+            for j, lin in enumerate(linears):
+                lin.weight.copy_(self.weights[j][i])
+                lin.bias.copy_(self.biases[j][i])
+            for j, bn in enumerate(bns):
+                bn.weight.copy_(self.gammas[j][i])
+                bn.bias.copy_(self.betas[j][i])
+                bn.running_mean.copy_(getattr(self, f"running_mean{j}")[i])
+                bn.running_var.copy_(getattr(self, f"running_var{j}")[i])
+                bn.num_batches_tracked.copy_(self.num_batches_tracked)
+        return enc
+
+
+class PackedHead(nn.Module):
+    """k heads stacked: logits_i = β_i · W_i f_i(x), W (k, n_outputs, d)."""
+
+    def __init__(self, heads: list[Head]):
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([h.weight.detach() for h in heads]))
+        t = torch.stack([h.log_temperature.detach() for h in heads])
+        if isinstance(heads[0].log_temperature, nn.Parameter):
+            self.log_temperature = nn.Parameter(t)
+        else:
+            self.register_buffer("log_temperature", t)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.log_temperature.exp()[:, None, None] * torch.bmm(h, self.weight.transpose(1, 2))
+
+    @torch.no_grad()
+    def normalize_rows(self) -> None:
+        self.weight.div_(self.weight.norm(dim=2, keepdim=True).clamp_min(1e-12))
+
+    def unpack(self, i: int, like: Head) -> Head:
+        import copy
+
+        head = copy.deepcopy(like)
+        with torch.no_grad():
+            head.weight.copy_(self.weight[i])
+            head.log_temperature.copy_(self.log_temperature[i])
+        return head
+
+
+def check_packable(members: list[tuple[GenerativeProcess, TrainConfig]]) -> None:
+    """Models share a pack when their configs differ in the seed only and their shapes agree."""
+    if not members:
+        raise ValueError("a pack needs at least one model")
+    p0, c0 = members[0]
+    ref = {**asdict(c0), "seed": None}
+    shape0 = (p0.cfg.latent_dim, n_outputs_for(c0.method, p0.cfg.n_classes, p0.cfg.n_instances))
+    for p, c in members[1:]:
+        if {**asdict(c), "seed": None} != ref:
+            raise ValueError(f"pack members must share every training setting but the seed: {c} vs {c0}")
+        shape = (p.cfg.latent_dim, n_outputs_for(c.method, p.cfg.n_classes, p.cfg.n_instances))
+        if shape != shape0:
+            raise ValueError(f"pack members must agree in (d, rows of W): {shape} vs {shape0}")
+
+
+def train_pack(
+    members: list[tuple[GenerativeProcess, TrainConfig]],
+    *,
+    monitors: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    device: torch.device | None = None,
+    checkpoint: Path | None = None,
+    on_log: Callable[[int, int, dict], None] | None = None,
+    labels: list[str] | None = None,
+) -> list[TrainResult]:
+    """Train every (process, config) of ``members`` in one pack; one :class:`TrainResult` each.
+
+    ``on_log(i, step, metrics)`` is called per model at every log/eval point; ``labels`` name the
+    models in errors. A non-finite loss stops the pack naming the model and the step. A checkpoint
+    covers the whole pack (stacked weights, optimiser, every model's random streams) and resumes it
+    exactly; SIGTERM/SIGUSR1 write one and raise :class:`Interrupted`.
+    """
+    check_packable(members)
+    device = device or pick_device()
+    k = len(members)
+    labels = labels or [f"model {i}" for i in range(k)]
+    cfg = members[0][1]
+    singles = []
+    for proc, c in members:
+        n_out = n_outputs_for(c.method, proc.cfg.n_classes, proc.cfg.n_instances)
+        singles.append(build_models(proc.cfg.latent_dim, n_out, c.seed, temperature=c.temperature,
+                                    learn_temperature=c.learn_temperature))
+    singles = [(e.to(device), h.to(device)) for e, h in singles]
+    encoder = PackedEncoder([e for e, _ in singles]).to(device)
+    head = PackedHead([h for _, h in singles]).to(device)
+    procs = [p.to(device) for p, _ in members]
+    gens = [torch.Generator(device=device).manual_seed(data_seed(p.cfg.seed, c.seed)) for p, c in members]
+    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=cfg.lr, fused=True)
+    mons = [(x.to(device), z.to(device)) for x, z in monitors] if monitors else None
+    fp = fingerprint({"pack": [asdict(c) for _, c in members]}, {"data": [asdict(p.cfg) for p, _ in members]})
+
+    curves: list[list[dict]] = [[] for _ in range(k)]
+    window: list[torch.Tensor] = []
+    start, chunk_states = 0, None
+    ckpt = load_checkpoint(checkpoint, fp) if checkpoint is not None else None
+    if ckpt is not None:
+        encoder.load_state_dict(ckpt["encoder"])
+        head.load_state_dict(ckpt["head"])
+        opt.load_state_dict(ckpt["optimizer"])
+        restore_global_rng(ckpt["rng"])
+        chunk_states = list(ckpt["chunk_rng"])
+        curves = json.loads(ckpt["curves"])
+        window = [t.to(device) for t in ckpt["window"]]
+        start = int(ckpt["step"])
+        log.info("pack of %d: resuming from checkpoint %s at step %d", k, checkpoint, start)
+    current_states: list[torch.Tensor] = []
+
+    def write_checkpoint(step: int) -> None:
+        save_checkpoint(checkpoint, {
+            "fingerprint": fp, "step": step, "encoder": encoder.state_dict(), "head": head.state_dict(),
+            "optimizer": opt.state_dict(), "rng": rng_states(gens[0]), "chunk_rng": current_states,
+            "curves": json.dumps(curves), "window": torch.stack(window).cpu() if window else torch.empty(0),
+        })
+        log.info("pack of %d: checkpoint at step %d -> %s", k, step, checkpoint)
+
+    labels_of = "label_class" if cfg.method == "supervised" else "label_instance"
+    bs, chunk = cfg.batch_size, cfg.chunk_steps
+    xs = ys = None
+    t0 = time.perf_counter()
+    encoder.train()
+    with stop_on_signals() as flag:
+        for step in range(start, cfg.steps):
+            j = step % chunk
+            if xs is None or j == 0:
+                if xs is None and chunk_states is not None:  # resume inside the chunk being consumed
+                    for g, state in zip(gens, chunk_states, strict=True):
+                        g.set_state(state)
+                current_states = [g.get_state() for g in gens]
+                batches = [p.sample(chunk * bs, g) for p, g in zip(procs, gens, strict=True)]
+                xs = torch.stack([b.x.view(chunk, bs, -1) for b in batches], dim=1)  # (chunk, k, bs, d)
+                ys = torch.stack([getattr(b, labels_of).view(chunk, bs) for b in batches], dim=1)
+            if cfg.normalize_w:
+                head.normalize_rows()
+            logits = head(encoder(xs[j]))
+            per_model = F.cross_entropy(logits.flatten(0, 1), ys[j].flatten(), reduction="none")
+            per_model = per_model.view(k, bs).mean(1)
+            opt.zero_grad(set_to_none=True)
+            per_model.sum().backward()
+            opt.step()
+            window.append(per_model.detach().clone())
+            done = step + 1
+            last = done == cfg.steps
+            if done % cfg.log_every == 0 or last:
+                _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, procs, members,
+                           mons, on_log, t0)
+            stop = flag["stop"] is not None and not last
+            if checkpoint is not None and (stop or (done % cfg.checkpoint_every == 0 and not last)):
+                if done % chunk == 0:  # the next chunk starts from the generators' current states
+                    current_states = [g.get_state() for g in gens]
+                write_checkpoint(done)
+            if stop:
+                raise Interrupted(f"pack of {k}: received {flag['stop']} at step {done}; checkpoint saved")
+    if cfg.normalize_w:
+        head.normalize_rows()
+    seconds = time.perf_counter() - t0
+    results = []
+    for i, ((enc_like, head_like), proc, (_, c)) in enumerate(zip(singles, procs, members, strict=True)):
+        enc = calibrated_copy(encoder.unpack(i, enc_like), proc, c, seed=c.steps)
+        results.append(TrainResult(enc, head.unpack(i, head_like), curves[i], c.steps, start, seconds,
+                                   str(device)))
+    return results
+
+
+def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, procs, members, mons,
+               on_log, t0) -> None:
+    """One log point of every model: mean loss since the last one, monitor R² at eval points."""
+    losses = torch.stack(window).cpu()  # (steps, k)
+    window.clear()
+    bad = ~torch.isfinite(losses)
+    if bad.any():
+        row, i = (int(v) for v in bad.nonzero()[0])
+        raise NonFiniteLoss(
+            f"{labels[i]}: non-finite training loss at step {done - len(losses) + row + 1} "
+            f"(method={cfg.method}, lr={cfg.lr}); no output was written"
+        )
+    evaluate = mons is not None and (done % cfg.eval_every == 0 or last)
+    for i in range(len(curves)):
+        point = {"step": done, "loss": float(losses[:, i].mean())}
+        if evaluate:
+            enc_i = calibrated_copy(encoder.unpack(i, singles[i][0]), procs[i], members[i][1], seed=done)
+            with torch.no_grad():
+                point["monitor_r2"] = monitor_r2(enc_i(mons[i][0]), mons[i][1])
+        if cfg.learn_temperature:
+            point["temperature"] = float(head.log_temperature[i].detach().exp())
+        point["seconds"] = time.perf_counter() - t0
+        curves[i].append(point)
+        if on_log is not None:
+            on_log(i, done, point)

@@ -1,0 +1,118 @@
+"""Packed training: k models in one process give each model its own batches, updates and results."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from linid.probes.regression import r2_affine
+from linid.runtime import Interrupted
+from linid.sim.features import encode
+from linid.sim.packed import check_packable, train_pack
+from linid.sim.process import DGPConfig, make_process
+from linid.sim.training import NonFiniteLoss, TrainConfig, train
+
+PROCS = [make_process(DGPConfig(latent_dim=3, n_classes=20, n_instances=200, cond_candidates=200, seed=s))
+         for s in range(3)]
+FAST = dict(batch_size=64, log_every=10, eval_every=10**9, checkpoint_every=10**9, chunk_steps=8, bn_batches=4)
+
+
+def _members(steps, seeds=(0, 1, 2), **kw):
+    return [(PROCS[s], TrainConfig(**{**FAST, **kw, "steps": steps, "seed": s})) for s in seeds]
+
+
+def _held_out(proc, n=4000):
+    b = proc.sample(n, torch.Generator().manual_seed(99))
+    return b.x, b.z
+
+
+def test_every_model_sees_its_own_batches():
+    """With lr = 0 the weights never move: equal losses mean equal batches (up to kernel rounding)."""
+    packed = train_pack(_members(24, lr=0.0))
+    for (proc, cfg), res in zip(_members(24, lr=0.0), packed, strict=True):
+        single = train(proc, cfg)
+        assert [p["loss"] for p in res.curve] == pytest.approx([p["loss"] for p in single.curve], rel=1e-5)
+
+
+def test_a_models_training_does_not_depend_on_its_pack_or_position():
+    alone = train_pack(_members(30, seeds=(2,)))[0]
+    third = train_pack(_members(30, seeds=(0, 1, 2)))[2]
+    first = train_pack(_members(30, seeds=(2, 0)))[0]
+    for other in (third, first):
+        assert [p["loss"] for p in other.curve] == pytest.approx([p["loss"] for p in alone.curve], rel=1e-4)
+
+
+def test_packed_matches_single_model_training():
+    """Weights close after a few steps; trained to convergence, the probe R²_a agrees within 0.005."""
+    short = train_pack(_members(5))
+    for (proc, cfg), res in zip(_members(5), short, strict=True):
+        single = train(proc, cfg)
+        for (name, a), b in zip(single.encoder.state_dict().items(), res.encoder.state_dict().values(), strict=True):
+            if name.endswith("weight"):  # pre-BN biases get no gradient but rounding, which Adam scales up
+                assert torch.allclose(a, b, atol=1e-3), name
+    # to convergence (rounding only shuffles the path there): R²_a within 0.005 per model
+    procs = [make_process(DGPConfig(latent_dim=3, n_classes=100, n_instances=1000, cond_candidates=200,
+                                    seed=s)) for s in range(2)]
+    members = [(p, TrainConfig(**{**FAST, "batch_size": 256, "steps": 1200, "seed": s}))
+               for s, p in enumerate(procs)]
+    for (proc, cfg), res in zip(members, train_pack(members), strict=True):
+        single = train(proc, cfg)
+        x, z = _held_out(proc)
+        r_single = r2_affine(encode(single.encoder, x.numpy()), z.numpy())
+        r_packed = r2_affine(encode(res.encoder, x.numpy()), z.numpy())
+        assert abs(r_single - r_packed) < 0.005, (cfg.seed, r_single, r_packed)
+        assert r_packed > 0.9
+
+
+def test_non_finite_loss_names_the_model_and_step():
+    with pytest.raises(NonFiniteLoss, match=r"model-[ab]: non-finite training loss at step \d+"):
+        train_pack(_members(20, seeds=(0, 1), lr=1e30), labels=["model-a", "model-b"])
+
+
+def test_resume_after_signal_is_exact(tmp_path):
+    members = _members(40, checkpoint_every=10)
+    ref = train_pack(members)
+    ckpt = tmp_path / "pack.ckpt"
+    original = torch.optim.Adam.step
+    counter = {"k": 0}
+
+    def step_and_maybe_signal(self, *a, **k):
+        out = original(self, *a, **k)
+        counter["k"] += 1
+        if counter["k"] == 13:  # inside a chunk of 8
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    torch.optim.Adam.step = step_and_maybe_signal
+    try:
+        with pytest.raises(Interrupted, match="step 13"):
+            train_pack(members, checkpoint=ckpt)
+    finally:
+        torch.optim.Adam.step = original
+    resumed = train_pack(members, checkpoint=ckpt)
+    for a, b in zip(ref, resumed, strict=True):
+        assert b.resumed_from == 13
+        for x, y in zip(a.encoder.state_dict().values(), b.encoder.state_dict().values(), strict=True):
+            assert torch.equal(x, y)
+        assert torch.equal(a.head.weight, b.head.weight)
+        assert [p["loss"] for p in a.curve] == [p["loss"] for p in b.curve]
+
+
+def test_pack_members_must_agree():
+    members = _members(10, seeds=(0, 1))
+    check_packable(members)
+    with pytest.raises(ValueError, match="every training setting but the seed"):
+        check_packable([members[0], (PROCS[1], TrainConfig(**{**FAST, "steps": 10, "seed": 1, "lr": 0.1}))])
+    other = make_process(DGPConfig(latent_dim=4, n_classes=20, n_instances=200, cond_candidates=200))
+    with pytest.raises(ValueError, match="agree in"):
+        check_packable([members[0], (other, members[1][1])])
+    with pytest.raises(ValueError, match="at least one"):
+        check_packable([])
+
+
+def test_unit_heads_stay_unit():
+    res = train_pack(_members(12, seeds=(0, 1), normalize_w=True))
+    for r in res:
+        np.testing.assert_allclose(r.head.weight.norm(dim=1).detach().numpy(), 1.0, atol=1e-5)
