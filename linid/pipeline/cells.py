@@ -186,11 +186,6 @@ def expand(sim: dict) -> list[ModelSpec]:
     return specs
 
 
-def model_key(spec: ModelSpec) -> dict[str, str]:
-    """The wildcards of one model's files (``{data}/{method}/{head}/seed{seed}``)."""
-    return {"data": spec.cell.dataset_id, "method": spec.method, "head": spec.head, "seed": str(spec.seed)}
-
-
 # --------------------------------------------------------------------------- [K] family cells
 
 
