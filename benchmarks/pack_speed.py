@@ -1,7 +1,7 @@
 """Per-model training throughput: official-style loop, single-model trainer, packs of k models.
 
-    .venv/bin/python benchmarks/pack_speed.py --threads 1 --steps 60
-    .venv/bin/python benchmarks/pack_speed.py --shapes 5x1024 --packs 1 5 20
+    .venv/bin/python benchmarks/pack_speed.py --threads 2
+    .venv/bin/python benchmarks/pack_speed.py --shapes 5x1024 --packs 1 5 20 --precision bf16
 
 Side by side in one run, per shape (d, batch): a naive per-step loop in the official code's style
 (sample every step, ``.item()`` every step, ``nn.Linear`` + ``nn.BatchNorm1d``), today's
@@ -62,9 +62,12 @@ def _procs(d: int, k: int):
                                    cond_candidates=500, cond_strategy="best", seed=s)) for s in range(k)]
 
 
+PRECISION = "fp32"
+
+
 def _cfg(batch: int, steps: int, seed: int = 0) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=batch, seed=seed, log_every=steps, eval_every=10**9,
-                       checkpoint_every=10**9, bn_batches=0)
+                       checkpoint_every=10**9, bn_batches=0, precision=PRECISION)
 
 
 def naive(proc, batch: int, steps: int, device: torch.device) -> float:
@@ -87,7 +90,7 @@ def naive(proc, batch: int, steps: int, device: torch.device) -> float:
 
 
 def single(proc, batch: int, steps: int, device: torch.device) -> float:
-    train(proc, _cfg(batch, 5), device=device)  # warm-up
+    train(proc, _cfg(batch, 2), device=device)  # warm-up
     _sync(device)
     t0 = time.perf_counter()
     train(proc, _cfg(batch, steps), device=device)
@@ -97,7 +100,8 @@ def single(proc, batch: int, steps: int, device: torch.device) -> float:
 
 def packed(procs, batch: int, steps: int, device: torch.device) -> float:
     members = [(p, _cfg(batch, steps, seed=i)) for i, p in enumerate(procs)]
-    train_pack([(p, _cfg(batch, 5, seed=i)) for i, p in enumerate(procs)], device=device)  # warm-up
+    warm = 2 + (5 if device.type == "cuda" else 0)  # on CUDA: past the graph capture
+    train_pack([(p, _cfg(batch, warm, seed=i)) for i, p in enumerate(procs)], device=device)  # warm-up
     _sync(device)
     t0 = time.perf_counter()
     train_pack(members, device=device)
@@ -106,37 +110,45 @@ def packed(procs, batch: int, steps: int, device: torch.device) -> float:
 
 
 def main() -> None:
+    global PRECISION
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--shapes", nargs="+", default=["2x256", "5x256", "5x1024", "20x1024"],
-                    help="d x batch")
+    ap.add_argument("--steps", type=int, default=200, help="most steps per measurement")
+    ap.add_argument("--gflop-budget", type=float, default=600,
+                    help="fewer steps where k models x steps would exceed this many GFLOP (at least 3)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--shapes", nargs="+", default=["2x256", "2x512", "5x512", "5x256", "5x1024", "20x256", "20x1024"],
+                    help="d x batch (the demo's: 2x512, 5x512; the paper's: d in {2, 5, 20}, batch 256, 1024)")
     ap.add_argument("--packs", nargs="+", type=int, default=[1, 5, 20, 64])
-    ap.add_argument("--max-model-steps", type=int, default=4000,
-                    help="cap on k × steps per pack (large packs run fewer steps)")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+                    help="arithmetic of the single-model and packed trainers (the naive loop stays fp32)")
     args = ap.parse_args()
+    PRECISION = args.precision
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {args.threads} thread(s)"
-    print(f"# {name}, torch {torch.__version__}, fp32\n")
-    print("| d | batch | trainer | per-model steps/s | GFLOP/s | × single | of matmul rate |")
+    print(f"# {name}, torch {torch.__version__}, {args.precision}\n")
+    print("| d | batch | trainer | per-model steps/s | GFLOP/s | x single | of matmul rate |")
     print("|---|---|---|---|---|---|---|")
     for shape in args.shapes:
         d, batch = (int(v) for v in shape.split("x"))
         rate = matmul_rate(d, batch, device)
         flops = model_flops(d, batch)
+
+        def steps_for(k: int) -> int:
+            return max(3, min(args.steps, int(args.gflop_budget * 1e9 / (k * flops))))
+
         procs = _procs(d, max(args.packs))
-        rows = [("naive loop", naive(procs[0], batch, args.steps, device))]
-        rows.append(("single-model trainer", single(procs[0], batch, args.steps, device)))
+        rows = [("naive loop", naive(procs[0], batch, steps_for(1), device))]
+        rows.append(("single-model trainer", single(procs[0], batch, steps_for(1), device)))
         for k in args.packs:
-            steps = max(5, min(args.steps, args.max_model_steps // k))
-            rows.append((f"pack k = {k}", packed(procs[:k], batch, steps, device)))
+            rows.append((f"pack k = {k}", packed(procs[:k], batch, steps_for(k), device)))
         base = rows[1][1]
         for label, sps in rows:
             gf = sps * flops / 1e9
             print(f"| {d} | {batch} | {label} | {sps:.1f} | {gf:.1f} | {sps / base:.2f} | "
-                  f"{gf / rate:.0%} |")
-        print(f"| {d} | {batch} | matmul {batch}×{50 * d} @ {50 * d}×{50 * d} | | {rate:.1f} | | 100% |")
+                  f"{gf / rate:.0%} |", flush=True)
+        print(f"| {d} | {batch} | matmul {batch}x{50 * d} @ {50 * d}x{50 * d} | | {rate:.1f} | | 100% |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
-"""What a training job needs from its host: the device to run on, and stop signals as a flag."""
+"""What a training job needs from its host: the device, the arithmetic, and stop signals as a flag."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+
+log = logging.getLogger(__name__)
+
+#: arithmetic of the training step: fp32 (default, the paper's), TF32 matmuls (CUDA only), bf16 autocast
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 class Interrupted(RuntimeError):
@@ -46,3 +52,26 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1))
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def precision(mode: str, device: torch.device) -> Iterator[None]:
+    """The arithmetic of a training step's forward pass: ``fp32`` (nothing changes), ``tf32`` (CUDA
+    matmuls in TF32; no effect on CPU, which has no TF32) or ``bf16`` (``torch.autocast`` to
+    bfloat16 on the step's device; weights, optimiser and loss stay fp32). Never a silent default:
+    the mode is a training setting (``simulation.train.precision``) and part of every model's params."""
+    if mode not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {mode!r}")
+    if mode == "bf16":
+        with torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False):
+            yield
+        return
+    if mode == "tf32" and device.type == "cuda":
+        old = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = old
+        return
+    yield

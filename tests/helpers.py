@@ -1,7 +1,10 @@
 """Helpers shared by several test modules: a copy of the workflow to run, and malformed configs."""
 
 import copy
+import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +25,32 @@ def make_checkout(dest: Path) -> Path:
             shutil.copy2(src, dest / name)
     return dest
 
+
+def smk(repo: Path, *args: str, config: Path | None = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
+    cmd = SNAKEMAKE + ["--cores", "2", "--configfile", str(config or repo / "tiny.yaml"), *args]
+    e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    e.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=e, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def planned_jobs(repo: Path, config: Path | None = None) -> dict[str, int]:
+    """Jobs a dry run would execute, per rule (parsed from Snakemake's job stats table)."""
+    proc = smk(repo, "--dry-run", config=config)
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:")[1]
+    jobs = {}
+    for line in stats.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
 
 
 def _set(cfg, path, value):

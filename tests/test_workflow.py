@@ -7,7 +7,6 @@ change (params, training budget, a new sweep value, library code, plotting code,
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -18,34 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import COPY, ROOT, SNAKEMAKE, TINY, make_checkout  # noqa: F401
-
-
-def smk(repo: Path, *args: str, config: Path | None = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
-    cmd = SNAKEMAKE + ["--cores", "2", "--configfile", str(config or repo / "tiny.yaml"), *args]
-    e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    e.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=e, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-def planned_jobs(repo: Path, config: Path | None = None) -> dict[str, int]:
-    """Jobs a dry run would execute, per rule (parsed from Snakemake's job stats table)."""
-    proc = smk(repo, "--dry-run", config=config)
-    out = proc.stdout + proc.stderr
-    if "Nothing to be done" in out:
-        return {}
-    stats = out.split("Job stats:")[1]
-    jobs = {}
-    for line in stats.splitlines()[3:]:
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        if m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
+from tests.helpers import COPY, ROOT, SNAKEMAKE, TINY, make_checkout, planned_jobs, smk  # noqa: F401
 
 
 @pytest.fixture(scope="module")

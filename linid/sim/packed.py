@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from linid.runtime import Interrupted, pick_device, stop_on_signals
+from linid.runtime import Interrupted, pick_device, precision, stop_on_signals
 from linid.sim.checkpoints import (
     fingerprint,
     load_checkpoint,
@@ -42,6 +42,9 @@ from linid.sim.training import (
 )
 
 log = logging.getLogger(__name__)
+
+#: eager steps on a side stream before a CUDA graph is captured (lazy cuBLAS/allocator set-up)
+GRAPH_WARMUP = 3
 
 
 class PackedEncoder(nn.Module):
@@ -149,6 +152,36 @@ class PackedHead(nn.Module):
         return head
 
 
+class _GraphedStep:
+    """A captured training step: static input tensors, one ``replay`` per step."""
+
+    def __init__(self, graph: torch.cuda.CUDAGraph, x: torch.Tensor, y: torch.Tensor, loss: torch.Tensor):
+        self.graph, self.x, self.y, self.loss = graph, x, y, loss
+
+    def replay(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.x.copy_(x)
+        self.y.copy_(y)
+        self.graph.replay()
+        return self.loss.clone()
+
+
+def _capture(step_fn, x, y, opt, side, labels_of: str) -> _GraphedStep | None:
+    """Capture ``step_fn`` (without zero_grad: the graph's backward writes fresh grads each replay);
+    None, with a warning, when capture fails (the pack then goes on eagerly)."""
+    try:
+        torch.cuda.current_stream().wait_stream(side)
+        static_x, static_y = x.clone(), y.clone()
+        opt.zero_grad(set_to_none=True)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            loss = step_fn(static_x, static_y, zero_grad=False)
+        log.info("%s: training step captured as a CUDA graph", labels_of)
+        return _GraphedStep(graph, static_x, static_y, loss)
+    except Exception as exc:  # e.g. an op without capture support: eager is still correct
+        log.warning("%s: CUDA graph capture failed (%s); training eagerly", labels_of, exc)
+        return None
+
+
 def check_packable(members: list[tuple[GenerativeProcess, TrainConfig]]) -> None:
     """Models share a pack when their configs differ in the seed only and their shapes agree."""
     if not members:
@@ -195,7 +228,12 @@ def train_pack(
     head = PackedHead([h for _, h in singles]).to(device)
     procs = [p.to(device) for p, _ in members]
     gens = [torch.Generator(device=device).manual_seed(data_seed(p.cfg.seed, c.seed)) for p, c in members]
-    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=cfg.lr, fused=True)
+    use_graph = cfg.cuda_graph and device.type == "cuda"
+    # foreach, not fused: per-element rounding independent of the stack (module docstring)
+    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=cfg.lr,
+                           foreach=True, capturable=use_graph)
+    if cfg.precision == "tf32" and device.type != "cuda":
+        log.warning("precision tf32 has no effect on %s (TF32 is a CUDA matmul mode): fp32 math", device)
     mons = [(x.to(device), z.to(device)) for x, z in monitors] if monitors else None
     fp = fingerprint({"pack": [asdict(c) for _, c in members]}, {"data": [asdict(p.cfg) for p, _ in members]})
 
@@ -225,6 +263,23 @@ def train_pack(
 
     labels_of = "label_class" if cfg.method == "supervised" else "label_instance"
     bs, chunk = cfg.batch_size, cfg.chunk_steps
+
+    def step_fn(x: torch.Tensor, y: torch.Tensor, zero_grad: bool) -> torch.Tensor:
+        """One step of every model; returns the k losses (a fresh tensor, safe to keep)."""
+        if cfg.normalize_w:
+            head.normalize_rows()
+        with precision(cfg.precision, device):
+            logits = head(encoder(x))
+        per_model = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+        per_model = per_model.view(k, bs).mean(1)
+        if zero_grad:
+            opt.zero_grad(set_to_none=True)
+        per_model.sum().backward()
+        opt.step()
+        return per_model.detach().clone()
+
+    graph: _GraphedStep | None = None
+    side = torch.cuda.Stream(device) if use_graph else None
     xs = ys = None
     t0 = time.perf_counter()
     encoder.train()
@@ -239,15 +294,19 @@ def train_pack(
                 batches = [p.sample(chunk * bs, g) for p, g in zip(procs, gens, strict=True)]
                 xs = torch.stack([b.x.view(chunk, bs, -1) for b in batches], dim=1)  # (chunk, k, bs, d)
                 ys = torch.stack([getattr(b, labels_of).view(chunk, bs) for b in batches], dim=1)
-            if cfg.normalize_w:
-                head.normalize_rows()
-            logits = head(encoder(xs[j]))
-            per_model = F.cross_entropy(logits.flatten(0, 1), ys[j].flatten(), reduction="none")
-            per_model = per_model.view(k, bs).mean(1)
-            opt.zero_grad(set_to_none=True)
-            per_model.sum().backward()
-            opt.step()
-            window.append(per_model.detach().clone())
+            if graph is None and use_graph and step - start >= GRAPH_WARMUP:
+                graph = _capture(step_fn, xs[j], ys[j], opt, side, labels_of=f"pack of {k}")
+                use_graph = graph is not None
+                side = side if use_graph else None
+            if graph is not None:
+                window.append(graph.replay(xs[j], ys[j]))
+            elif side is not None:
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    window.append(step_fn(xs[j], ys[j], zero_grad=True))
+                torch.cuda.current_stream().wait_stream(side)
+            else:
+                window.append(step_fn(xs[j], ys[j], zero_grad=True))
             done = step + 1
             last = done == cfg.steps
             if done % cfg.log_every == 0 or last:
@@ -285,7 +344,7 @@ def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, 
         )
     evaluate = mons is not None and (done % cfg.eval_every == 0 or last)
     for i in range(len(curves)):
-        point = {"step": done, "loss": float(losses[:, i].mean())}
+        point = {"step": done, "loss": float(losses[:, i].contiguous().mean())}  # as if alone
         if evaluate:
             enc_i = calibrated_copy(encoder.unpack(i, singles[i][0]), procs[i], members[i][1], seed=done)
             with torch.no_grad():

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from linid.probes.regression import r2_affine
-from linid.runtime import Interrupted, pick_device, stop_on_signals
+from linid.runtime import PRECISIONS, Interrupted, pick_device, precision, stop_on_signals
 from linid.sim.checkpoints import (
     fingerprint,
     load_checkpoint,
@@ -51,6 +51,12 @@ class TrainConfig:
     checkpoint_every: int = 5000
     chunk_steps: int = 32
     bn_batches: int = 20
+    precision: str = "fp32"  # fp32 | tf32 (CUDA matmuls) | bf16 (autocast): linid.runtime.precision
+    cuda_graph: bool = True  # packed trainer on CUDA: replay the step as a CUDA graph
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -181,7 +187,9 @@ def train(
                 ys = getattr(batch, labels_of).view(chunk, bs)
             if cfg.normalize_w:
                 head.normalize_rows()
-            loss = F.cross_entropy(head(encoder(xs[k])), ys[k])
+            with precision(cfg.precision, device):
+                logits = head(encoder(xs[k]))
+            loss = F.cross_entropy(logits.float(), ys[k])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

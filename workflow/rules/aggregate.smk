@@ -4,8 +4,8 @@
 rule aggregate_probes:
     input:
         probes=model_files(rules.probe.output.probe),
-        summaries=model_files(rules.train.output.summary),
-        curves=model_files(rules.train.output.curve),
+        summaries=model_files(TRAINED["summary"]),
+        curves=model_files(TRAINED["curve"]),
     output:
         table=report("results/tables/probes.csv", category="Tables", caption="../report/probes.rst"),
         summary="results/tables/probes_summary.csv",

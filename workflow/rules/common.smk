@@ -2,6 +2,7 @@
 import os
 import sys
 from functools import cache
+from types import SimpleNamespace
 
 sys.path.insert(0, workflow.basedir)
 
@@ -13,6 +14,7 @@ from linid.pipeline.cells import DEFAULT_BASE, canonical_cell, cell_steps, expan
 from linid.pipeline.config import ConfigError, check_config, fields_of, load_schema, semantic_problems
 from linid.pipeline.context import job_environment
 from linid.pipeline.fingerprints import stage_fingerprint
+from linid.pipeline.packs import plan_packs
 from linid.sim.process import DGPConfig
 from linid.sim.training import TrainConfig
 
@@ -36,6 +38,15 @@ SIM = config["simulation"]
 SPECS = expand(SIM) if SIM["enabled"] else []
 DATASETS = {s.cell.dataset_id: s.cell for s in SPECS}
 MODELS = sorted({s.key for s in SPECS})
+# pack_size 1: one `train` job per model; >= 2: one `train_pack_<id>` job per pack (packs.py)
+PACK_SIZE = SIM["train"]["pack_size"]
+PACKS = plan_packs(MODELS, DATASETS, SIM["train"], PACK_SIZE) if PACK_SIZE > 1 else []
+# what training writes per model, whichever rule trains it
+TRAINED = {
+    "model": "results/sim/models/{data}/{method}/{head}/seed{seed}/model.pt",
+    "curve": "results/sim/models/{data}/{method}/{head}/seed{seed}/curve.csv",
+    "summary": "results/sim/models/{data}/{method}/{head}/seed{seed}/train.json",
+}
 FAM = config["family"]
 FAM_CELLS = family_cells(FAM)
 FAM_DATASETS = {c.dataset_id: c for c in FAM_CELLS}
@@ -93,18 +104,67 @@ def dataset_params(wildcards):
     return fields_of(DGPConfig, SIM["data"], cell.axes(), {"seed": cell.data_seed})
 
 
-def train_params(wildcards):
+def model_train_params(data, method, head, seed):
     """The TrainConfig of one model: the train section, its method, head, seed and step budget."""
-    w = wildcards
-    steps = cell_steps(SIM["train"], DATASETS[w.data].n_instances)
-    model = {"method": w.method, "seed": int(w.seed), "normalize_w": HEADS[w.head], "steps": steps}
+    steps = cell_steps(SIM["train"], DATASETS[data].n_instances)
+    model = {"method": method, "seed": int(seed), "normalize_w": HEADS[head], "steps": steps}
     return fields_of(TrainConfig, SIM["train"], model)
+
+
+def train_params(wildcards):
+    w = wildcards
+    return model_train_params(w.data, w.method, w.head, w.seed)
 
 
 def checkpoint_path(wildcards):
     """Resume file of a training job: outside its outputs, so a killed job keeps it."""
     w = wildcards
     return f"results/checkpoints/sim/{w.data}/{w.method}/{w.head}/seed{w.seed}.ckpt"
+
+
+# -- packs: one job, several models; outputs stay one set of files per model ----------------------
+def pack_files(pack, pattern):
+    return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in pack.members]
+
+
+def pack_params(pack):
+    """Every member's identity and TrainConfig, in output order."""
+    return [
+        {"data": d, "method": m, "head": h, "seed": s, "train": model_train_params(d, m, h, s)}
+        for d, m, h, s in pack.members
+    ]
+
+
+def inherit_train_settings(rule_name):
+    """The profile's or command line's ``set-resources`` for ``train`` (partition, GPU model, CPUs)
+    apply to ``rule_name`` too, unless it has its own: SLURM settings name rules, and pack rules are
+    many. (Snakemake reads them by rule name when a rule is defined, so call this before.)"""
+    settings = workflow.resource_settings._parsed_overwrite_resources
+    if "train" in settings and rule_name not in settings:
+        settings[rule_name] = settings["train"]
+
+
+def pack_runtime(pack):
+    """Minutes: the first member's single-job estimate plus pack_model_cost x the others' (1.0: no
+    packing gain assumed), x attempt."""
+
+    def runtime(wildcards, attempt):
+        est = [train_runtime(SimpleNamespace(data=d), 1) for d, *_ in pack.members]
+        cost = config["resources"]["pack_model_cost"]
+        return int(est[0] + cost * sum(est[1:])) * attempt
+
+    return runtime
+
+
+def pack_mem(pack):
+    """MB: train_mem_mb plus train_mem_mb_per_packed_model for every further member, x attempt."""
+
+    def mem(wildcards, attempt):
+        res = config["resources"]
+        extra = (len(pack.members) - 1) * res["train_mem_mb_per_packed_model"]
+        return (res["train_mem_mb"] + extra) * attempt
+
+    return mem
 
 
 def cell_kappa(wildcards):
@@ -150,6 +210,7 @@ def family_train_runtime(wildcards, attempt):
 
 # -- [R] targets and the rows of the tables ------------------------------------------------------
 def model_files(pattern):
+    """``pattern`` (with {data}, {method}, {head}, {seed}) for every model, in MODELS order."""
     return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in MODELS]
 
 

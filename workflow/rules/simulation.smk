@@ -21,37 +21,72 @@ rule generate_dataset:
         "../scripts/generate_dataset.py"
 
 
-rule train:
-    input:
-        data=rules.generate_dataset.output.data,
-        meta=rules.generate_dataset.output.meta,
-    output:
-        model="results/sim/models/{data}/{method}/{head}/seed{seed}/model.pt",
-        curve="results/sim/models/{data}/{method}/{head}/seed{seed}/curve.csv",
-        summary="results/sim/models/{data}/{method}/{head}/seed{seed}/train.json",
-    log:
-        "results/logs/train/{data}/{method}/{head}/seed{seed}.log",
-    params:
-        train=train_params,
-        checkpoint=checkpoint_path,
-        allow_cpu=SIM["train"]["allow_cpu"],
-        code=code("train.py"),
-    threads: SIM["train"]["threads"]
-    resources:
-        gpu=config["resources"]["gpus"],
-        mem_mb=train_mem,
-        runtime=train_runtime,
-    conda:
-        "../../envs/torch.yaml"
-    script:
-        "../scripts/train.py"
+if PACK_SIZE == 1:
+
+    rule train:
+        input:
+            data=rules.generate_dataset.output.data,
+            meta=rules.generate_dataset.output.meta,
+        output:
+            model=TRAINED["model"],
+            curve=TRAINED["curve"],
+            summary=TRAINED["summary"],
+        log:
+            "results/logs/train/{data}/{method}/{head}/seed{seed}.log",
+        params:
+            train=train_params,
+            checkpoint=checkpoint_path,
+            allow_cpu=SIM["train"]["allow_cpu"],
+            code=code("train.py"),
+        threads: SIM["train"]["threads"]
+        resources:
+            gpu=config["resources"]["gpus"],
+            mem_mb=train_mem,
+            runtime=train_runtime,
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/train.py"
+
+
+# pack_size >= 2: one rule per pack (linid/pipeline/packs.py), writing its members' usual files
+for pack in PACKS:
+    inherit_train_settings(f"train_pack_{pack.id}")
+
+    rule:
+        name:
+            f"train_pack_{pack.id}"
+        input:
+            data=sorted(set(pack_files(pack, rules.generate_dataset.output.data))),
+            meta=sorted(set(pack_files(pack, rules.generate_dataset.output.meta))),
+        output:
+            model=pack_files(pack, TRAINED["model"]),
+            curve=pack_files(pack, TRAINED["curve"]),
+            summary=pack_files(pack, TRAINED["summary"]),
+        log:
+            f"results/logs/train_pack/{pack.id}.log",
+        params:
+            pack=pack.id,
+            members=pack_params(pack),
+            checkpoint=f"results/checkpoints/sim/packs/{pack.id}.ckpt",
+            allow_cpu=SIM["train"]["allow_cpu"],
+            code=code("train_pack.py"),
+        threads: SIM["train"]["threads"]
+        resources:
+            gpu=config["resources"]["gpus"],
+            mem_mb=pack_mem(pack),
+            runtime=pack_runtime(pack),
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/train_pack.py"
 
 
 rule extract_features:
     input:
         data=rules.generate_dataset.output.data,
-        model=rules.train.output.model,
-        summary=rules.train.output.summary,
+        model=TRAINED["model"],
+        summary=TRAINED["summary"],
     output:
         features="results/sim/features/{data}/{method}/{head}/seed{seed}.npz",
     log:

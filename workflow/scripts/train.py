@@ -5,14 +5,13 @@ import os
 import sys
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, atomic_path, read_json
+from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
+from linid.pipeline.trained import gpu_tag, train_summary, write_trained
 from linid.runtime import Interrupted, pick_device
-from linid.sim.models import save_model
 from linid.sim.process import load_dataset
 from linid.sim.training import TrainConfig, train
 
@@ -31,10 +30,8 @@ def main(smk) -> int:
     log.info("%s on %s (CUDA_VISIBLE_DEVICES=%s)", label, device, os.environ.get("CUDA_VISIBLE_DEVICES"))
     params = {"train": smk.params.train, "dgp": meta["config"], "device": str(device)}
     with job_run(smk.rule, dict(smk.wildcards), params, upstream=[meta["job_uid"]], live=True) as run:
-        if device.type == "cuda":
-            name = torch.cuda.get_device_name()
+        if name := gpu_tag(run, device):
             log.info("GPU: %s", name)
-            run.set_tag("linid.gpu_name", name)
         monitor = (torch.from_numpy(arrays["monitor_x"]), torch.from_numpy(arrays["monitor_z"]))
         try:
             result = train(
@@ -52,29 +49,9 @@ def main(smk) -> int:
             raise
         if result.resumed_from:
             run.set_tag("linid.resumed_from_step", str(result.resumed_from))
-        last = result.curve[-1]
-        monitor_r2 = [p["monitor_r2"] for p in result.curve if "monitor_r2" in p]
-        summary = {
-            "steps": cfg.steps,
-            "batch_size": cfg.batch_size,
-            "normalize_w": cfg.normalize_w,
-            "n_instances": process.cfg.n_instances,
-            "final_loss": last["loss"],
-            "final_monitor_r2": monitor_r2[-1] if monitor_r2 else float("nan"),
-            "seconds": result.seconds,
-            "resumed_from": result.resumed_from,
-            "device": result.device,
-            "temperature": float(result.head.temperature.detach()),
-            "job_uid": run.uid,
-            "run_id": run.run_id,
-            "dataset_uid": meta["job_uid"],
-        }
-        run.log_metrics({"train_seconds": result.seconds, "steps_per_second": (cfg.steps - result.resumed_from) / max(result.seconds, 1e-9)}, cfg.steps)
-        save_model(smk.output.model, result.encoder, result.head, {"train": smk.params.train})
-        with atomic_path(smk.output.curve, ".csv") as tmp:
-            pd.DataFrame(result.curve).to_csv(tmp, index=False)
-        atomic_json(smk.output.summary, summary)
-        run.log_artifact(smk.output.curve)
+        summary = train_summary(cfg, process, result, run, meta["job_uid"])
+        paths = {"model": smk.output.model, "curve": smk.output.curve, "summary": smk.output.summary}
+        write_trained(paths, result, smk.params.train, summary, run)
     Path(smk.params.checkpoint).unlink(missing_ok=True)
     return 0
 

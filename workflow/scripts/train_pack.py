@@ -1,0 +1,89 @@
+"""Rules train_pack_<id>: the models of one pack trained together (linid.sim.packed.train_pack).
+
+Each model gets the MLflow run, files and summary it would get from rule ``train`` (same job key,
+so a rerun in either mode supersedes the other), tagged with its pack.
+"""
+
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import read_json
+from linid.pipeline.tracking import job_run
+from linid.pipeline.trained import gpu_tag, train_summary, write_trained
+from linid.runtime import Interrupted, pick_device
+from linid.sim.packed import train_pack
+from linid.sim.process import load_dataset
+from linid.sim.training import TrainConfig
+
+log = logging.getLogger("linid.train_pack")
+
+KEYS = ("data", "method", "head", "seed")
+
+
+def main(smk) -> int:
+    setup_logging(smk.log[0])
+    torch.set_num_threads(smk.threads)
+    members = smk.params.members
+    k = len(members)
+    datasets = {Path(f).stem: load_dataset(f) for f in smk.input.data}
+    metas = {Path(f).stem: read_json(f) for f in smk.input.meta}
+    device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
+    labels = [f"train {m['data']}/{m['method']}/{m['head']}/seed{m['seed']}" for m in members]
+    log.info("pack %s: %d models on %s (CUDA_VISIBLE_DEVICES=%s)", smk.params.pack, k, device,
+             os.environ.get("CUDA_VISIBLE_DEVICES"))
+    for label in labels:
+        log.info("  %s", label)
+    cfgs = [TrainConfig(**m["train"]) for m in members]
+    procs = [datasets[m["data"]][0] for m in members]
+    monitors = [
+        (torch.from_numpy(datasets[m["data"]][1]["monitor_x"]), torch.from_numpy(datasets[m["data"]][1]["monitor_z"]))
+        for m in members
+    ]
+    with ExitStack() as stack:
+        runs = []
+        for m in members:
+            params = {"train": m["train"], "dgp": metas[m["data"]]["config"], "device": str(device)}
+            wildcards = {key: str(m[key]) for key in KEYS}
+            upstream = [metas[m["data"]]["job_uid"]]
+            run = stack.enter_context(job_run("train", wildcards, params, upstream=upstream, live=True))
+            run.set_tag("linid.pack", smk.params.pack)
+            run.set_tag("linid.pack_size", str(k))
+            gpu_tag(run, device)
+            runs.append(run)
+        try:
+            results = train_pack(
+                list(zip(procs, cfgs, strict=True)),
+                monitors=monitors,
+                device=device,
+                checkpoint=Path(smk.params.checkpoint),
+                on_log=lambda i, step, m: runs[i].log_metrics({n: v for n, v in m.items() if n != "step"}, step),
+                labels=labels,
+            )
+        except Interrupted as exc:
+            log.error("%s", exc)
+            for run in runs:
+                run.set_tag("linid.interrupted", str(exc))
+            raise
+        for i, (m, cfg, proc, result, run) in enumerate(zip(members, cfgs, procs, results, runs, strict=True)):
+            if result.resumed_from:
+                run.set_tag("linid.resumed_from_step", str(result.resumed_from))
+            summary = train_summary(cfg, proc, result, run, metas[m["data"]]["job_uid"])
+            summary.update(pack=smk.params.pack, pack_size=k)
+            paths = {"model": smk.output.model[i], "curve": smk.output.curve[i], "summary": smk.output.summary[i]}
+            write_trained(paths, result, m["train"], summary, run)
+    log.info("pack %s: %d models, %.1f s", smk.params.pack, k, results[0].seconds)
+    Path(smk.params.checkpoint).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(snakemake))  # noqa: F821 - injected by Snakemake
+    except Interrupted:
+        sys.exit(143)
