@@ -11,17 +11,26 @@ min_version("9.0")
 
 
 # The embedded default; a preset (--config preset=NAME, or --configfile FILE) replaces it instead
-# of merging into it.
-PRESET = workflow.config_settings.overwrite_config.get("preset")
-if PRESET is not None:
-    from linid.pipeline.config import ConfigError, load_preset
+# of merging into it. Other --config KEY=VALUE settings apply on top of a preset; config files are
+# read strictly (a repeated key is an error, not a silent last-one-wins).
+from linid.pipeline.config import ConfigError, load_preset, load_yaml, merge_overrides
 
-    try:
+OVERRIDES = dict(workflow.config_settings.overwrite_config)
+PRESET = OVERRIDES.pop("preset", None)
+try:
+    for path in workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"]):
+        load_yaml(path)
+    if PRESET is not None:
+        if workflow.overwrite_configfiles:
+            raise ConfigError(
+                f"config key preset = {PRESET!r}: a preset replaces the config file, so it cannot "
+                "be combined with --configfile; give one of them (settings on top: --config KEY=VALUE)"
+            )
         config.clear()
-        config.update(load_preset(workflow.basedir, PRESET))
-    except ConfigError as err:
-        raise WorkflowError(f"invalid config:\n  - {err}") from None
-elif not workflow.overwrite_configfiles:
+        config.update(merge_overrides(load_preset(workflow.basedir, PRESET), OVERRIDES))
+except ConfigError as err:
+    raise WorkflowError(f"invalid config:\n  - {err}") from None
+if PRESET is None and not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
 
@@ -36,6 +45,6 @@ include: "workflow/rules/compare.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

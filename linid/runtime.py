@@ -34,8 +34,13 @@ def pick_device(require_gpu: bool = False, allow_cpu: bool = True) -> torch.devi
 
 
 @contextmanager
-def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1)) -> Iterator[dict]:
-    """Turn the given signals into a flag the training loop polls (restoring handlers afterwards)."""
+def stop_on_signals(
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT),
+) -> Iterator[dict]:
+    """Turn the given signals into a flag the training loop polls (restoring handlers afterwards).
+
+    SIGTERM (SLURM time limit, preemption), SIGUSR1 (SLURM --signal) and SIGINT (Ctrl-C: the
+    terminal sends it to every job of the workflow) all end in a checkpoint, so no progress is lost."""
     flag = {"stop": None}
 
     def handler(signum, frame):
@@ -75,3 +80,14 @@ def precision(mode: str, device: torch.device) -> Iterator[None]:
             torch.backends.cuda.matmul.allow_tf32 = old
         return
     yield
+
+
+def progress_line(label: str, done: int, total: int, start: int, seconds: float, loss: float,
+                  r2: float | None = None) -> str:
+    """``label: step done/total (p %), loss, monitor R², steps/s, ETA`` for ``tail -f`` of a job log."""
+    rate = (done - start) / max(seconds, 1e-9)
+    eta = (total - done) / max(rate, 1e-9)
+    hours, rest = divmod(int(eta), 3600)
+    r2_part = f", monitor R² {r2:.4f}" if r2 is not None else ""
+    return (f"{label}: step {done}/{total} ({100 * done / total:.0f} %), loss {loss:.4f}{r2_part}, "
+            f"{rate:.1f} steps/s, ETA {hours}:{rest // 60:02d}:{rest % 60:02d}")

@@ -6,7 +6,10 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -51,6 +54,26 @@ def planned_jobs(repo: Path, config: Path | None = None) -> dict[str, int]:
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
     return jobs
+
+
+@contextmanager
+def signal_after_steps(n: int, sig: int):
+    """Send ``sig`` to this process right after the n-th optimiser step (inside the training loop)."""
+    original = torch.optim.Adam.step
+    counter = {"k": 0}
+
+    def step(self, *a, **k):
+        out = original(self, *a, **k)
+        counter["k"] += 1
+        if counter["k"] == n:
+            os.kill(os.getpid(), sig)
+        return out
+
+    torch.optim.Adam.step = step
+    try:
+        yield
+    finally:
+        torch.optim.Adam.step = original
 
 
 def _set(cfg, path, value):
@@ -108,4 +131,12 @@ BAD = [
     ("simulation.data.n_eval", 100, "must be >= probe.n_affine + probe.n_linear"),
     ("simulation.sweeps", {}, "sweeps = {}"),
     ("name", "bad name/x", "name = 'bad name/x'"),
+    # numbers the schema's bounds let through: NaN, ±inf, and integers written as floats
+    ("simulation.train.lr", float("nan"), "lr = nan: must be a finite number"),
+    (f"{S}.axes.kappa", [float("inf")], "kappa[0] = inf: must be a finite number"),
+    (f"{S}.axes.label_noise", [float("nan")], "label_noise[0] = nan: must be a finite number"),
+    ("simulation.train.steps", 1000.0, "steps = 1000.0: must be an integer"),
+    (f"{S}.seeds", [0, 1.0], "seeds[1] = 1.0: must be an integer"),
+    (f"{S}.axes.latent_dim", [2.0], "latent_dim[0] = 2.0: must be an integer"),
+    ("family.train.batch_size", 64.0, "batch_size = 64.0: must be an integer"),
 ]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from linid.pipeline.io import atomic_savez
+from linid.pipeline.io import atomic_savez, load_npz
 
 ANGLE_RANGES = {"2pi": 2.0 * math.pi, "pi": math.pi}
 #: random streams of the train and held-out draws (mixed with the task's seed)
@@ -92,5 +92,4 @@ def make_angle_dataset(path: str | Path, cfg: AngleData, n_train: int, n_eval: i
 
 def load_angle_dataset(path: str | Path) -> dict[str, torch.Tensor]:
     """The arrays ``make_angle_dataset`` wrote, as tensors."""
-    with np.load(path) as f:
-        return {k: torch.from_numpy(f[k]) for k in f.files}
+    return {k: torch.from_numpy(v) for k, v in load_npz(path).items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from linid.pipeline.io import atomic_path
+from linid.pipeline.io import atomic_path, reading
 
 G_KINDS = ("embedding", "mlp")
 G_INITS = ("zero", "default")
@@ -175,5 +175,7 @@ def save_models(path: str | Path, states: dict[int, dict], meta: dict) -> None:
 
 def load_models(path: str | Path) -> tuple[dict[int, FamilyModel], dict]:
     """The trained models of ``save_models``' file, by seed (eval mode), and its metadata."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    with reading(path):
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob["states"], blob["meta"]  # noqa: B018 - a file without them is corrupt
     return models_from_states({int(s): st for s, st in blob["states"].items()}, blob["meta"]), blob["meta"]

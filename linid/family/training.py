@@ -5,6 +5,7 @@ Model ``s``'s minibatches come from ``batch_seed(s)``, so each model's training 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ class FamilyTrainConfig:
     lr: float = 0.01
     optimizer: str = "sgd"
     momentum: float = 0.9
+
+
+class NonFiniteLoss(RuntimeError):
+    """Family training produced a NaN/inf loss or weights."""
 
 
 def batch_seed(seed: int) -> int:
@@ -106,6 +111,13 @@ def train_family(
             losses.append(loss.detach().clone())  # a bare detach() keeps the graph alive
     model.eval()
     values = torch.stack(losses).cpu().tolist()
+    bad = [s for s, v in zip(record, values, strict=True) if not math.isfinite(v)]
+    if bad or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        where = f"at step {bad[0]}" if bad else "in the weights after training"
+        raise NonFiniteLoss(
+            f"training diverged: non-finite value {where} (optimizer={optimizer}, lr={lr}); "
+            "no model was saved"
+        )
     return list(zip(record, values, strict=True))
 
 
@@ -132,18 +144,10 @@ def train_cell(
         model = build_model(data_cfg.input_dim, data_cfg.n_classes, rep_dim, mcfg, seed).to(device)
         gen = torch.Generator(device=device).manual_seed(batch_seed(seed))
         t0 = time.perf_counter()
-        curve = train_family(
-            model,
-            data_cfg,
-            steps=tcfg.steps,
-            batch_size=tcfg.batch_size,
-            lr=tcfg.lr,
-            optimizer=tcfg.optimizer,
-            momentum=tcfg.momentum,
-            train_x=data["train_x"],
-            train_y=data["train_y"],
-            generator=gen,
-        )
+        try:
+            curve = _train_seed(model, data_cfg, tcfg, data, gen)
+        except NonFiniteLoss as exc:
+            raise NonFiniteLoss(f"family cell K={data_cfg.n_classes}, M={rep_dim}, seed {seed}: {exc}") from None
         seconds = time.perf_counter() - t0
         states[seed] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         summary.append(
@@ -156,3 +160,18 @@ def train_cell(
             }
         )
     return states, summary
+
+
+def _train_seed(model, data_cfg, tcfg, data, gen) -> list[tuple[int, float]]:
+    return train_family(
+        model,
+        data_cfg,
+        steps=tcfg.steps,
+        batch_size=tcfg.batch_size,
+        lr=tcfg.lr,
+        optimizer=tcfg.optimizer,
+        momentum=tcfg.momentum,
+        train_x=data["train_x"],
+        train_y=data["train_y"],
+        generator=gen,
+    )

@@ -130,6 +130,18 @@ class ModelSpec:
         return d
 
 
+def sweep_base(sweep: dict) -> dict:
+    """The cell a sweep's one-factor slices and d × |C| figures are drawn around: its base, where a
+    grid sweeps an axis without the base value, that axis's first value, canonicalised like the
+    sweep's own cells (so the slice always meets cells the sweep trained)."""
+    base = {**DEFAULT_BASE, **(sweep.get("base") or {})}
+    if sweep.get("design", "grid") == "grid":
+        for axis, values in (sweep.get("axes") or {}).items():
+            if values and base[axis] not in values:
+                base[axis] = values[0]
+    return canonical_cell(base)
+
+
 def sweep_cells(sweep: dict) -> list[dict]:
     """Cells of one sweep as dicts of every axis: grid product, or base + one axis at a time."""
     base = {**DEFAULT_BASE, **(sweep.get("base") or {})}

@@ -8,6 +8,7 @@ from it (:func:`fields_of`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,81 @@ class ConfigError(ValueError):
     """The config breaks the contract; the message names the key and what is allowed."""
 
 
-def load_schema(path: str | Path) -> dict:
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file, refusing a key repeated in one mapping (PyYAML silently keeps the last one)."""
     import yaml
 
-    return yaml.safe_load(Path(path).read_text())
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(
+                    f"{path}: key {key!r} appears twice in one mapping (lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1}); YAML would silently keep the last one"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return loader.construct_mapping(node, deep=deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(Path(path).read_text(), Loader=StrictLoader)
+
+
+def load_schema(path: str | Path) -> dict:
+    return load_yaml(path)
+
+
+def float_integers(config: Any, schema: dict, root: dict | None = None, where: str = "") -> list[str]:
+    """Every float where the schema wants an integer: JSON schema counts 1000.0 as an integer, and a
+    float step count or seed crashes inside a job."""
+    root = root or schema
+    while "$ref" in schema:
+        schema = {**root["$defs"][schema["$ref"].split("/")[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    out = []
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "integer" in types and "number" not in types and isinstance(config, float):
+        out.append(f"config key {where} = {config!r}: must be an integer (no decimal point)")
+    for alternative in schema.get("oneOf", []):
+        out += float_integers(config, alternative, root, where)
+    if isinstance(config, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in config.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                out += float_integers(value, sub, root, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(config):
+            out += float_integers(value, schema["items"], root, f"{where}[{i}]")
+    return sorted(set(out))
+
+
+def merge_overrides(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied key by key (nested mappings merged, anything else replaced)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_overrides(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def non_finite_numbers(config: Any, where: str = "") -> list[str]:
+    """Every NaN or ±inf in the config (JSON schema's ``number`` lets them through every bound)."""
+    out = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            out += non_finite_numbers(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            out += non_finite_numbers(value, f"{where}[{i}]")
+    elif isinstance(config, float) and not math.isfinite(config):
+        out.append(f"config key {where} = {config!r}: must be a finite number")
+    return out
 
 
 def _path(err) -> str:
@@ -71,14 +143,17 @@ def check_config(config: dict, schema: dict) -> None:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_message(e) for e in errors]
     if not problems:
-        problems = semantic_problems(config)
+        problems = semantic_problems(config, schema)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 
 
-def semantic_problems(config: dict) -> list[str]:
-    """Checks a schema cannot express (cross-field constraints)."""
-    out = []
+def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
+    """Checks a schema cannot express: finite numbers, integers without a decimal point (with the
+    schema), cross-field constraints."""
+    out = non_finite_numbers(config) + (float_integers(config, schema) if schema else [])
+    if out:
+        return out
     sim = config.get("simulation") or {}
     sim_on = sim.get("enabled", True)
     fam_on = (config.get("family") or {}).get("enabled", False)
@@ -113,8 +188,6 @@ def semantic_problems(config: dict) -> list[str]:
 
 def load_preset(root: str | Path, name: str) -> dict:
     """``configs/<name>.yaml`` (``snakemake --config preset=<name>``), or a ConfigError listing the presets."""
-    import yaml
-
     folder = Path(root) / "configs"
     allowed = sorted(p.stem for p in folder.glob("*.yaml"))
     path = folder / f"{name}.yaml"
@@ -123,7 +196,7 @@ def load_preset(root: str | Path, name: str) -> dict:
             f"config key preset = {name!r}: no such preset file configs/{name}.yaml "
             f"(allowed: {', '.join(allowed)})"
         )
-    return yaml.safe_load(path.read_text()) or {}
+    return load_yaml(path) or {}
 
 
 def fields_of(cls: type, *sources: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ ENV_CONFIG_HASH = "LINID_CONFIG_HASH"
 ENV_GIT = "LINID_GIT_COMMIT"
 ENV_PENDING = "LINID_MLFLOW_PENDING"
 ENV_DISABLED = "LINID_TRACKING_DISABLED"
+ENV_OFFLINE = "LINID_TRACKING_OFFLINE"  # set by the workflow when the store did not answer at start
 
 
 def sqlite_uri(path: str | Path) -> str:
@@ -70,6 +71,11 @@ def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     env["LINID_CONFIG_HASH"] = config_hash(config)
     env.setdefault("LINID_GIT_COMMIT", git_commit(str(basedir)))
     env.setdefault("LINID_MLFLOW_PENDING", os.path.abspath("results/.mlflow_pending"))
+    # short, bounded HTTP waits: MLflow's own defaults (7 retries with exponential backoff, 120 s
+    # timeouts) let an unreachable server hold every job for many minutes; linid retries briefly
+    # itself and journals the rest (README "Tracking design"). The user's values win.
+    env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     if not config["tracking"]["enabled"]:
         env["LINID_TRACKING_DISABLED"] = "1"
     return {"uri": env["MLFLOW_TRACKING_URI"], "pending": env["LINID_MLFLOW_PENDING"]}

@@ -1,13 +1,20 @@
-"""Atomic file outputs: write to a temporary file in the same folder, then rename over the target.
+"""Atomic file outputs, and reads that name a corrupt input.
 
-A job killed half-way therefore never leaves a truncated file that a downstream job would accept.
+Outputs are written to a temporary file in the same folder and renamed over the target, so a job
+killed half-way never leaves a truncated file that a downstream job would accept. The temporary
+file gets the permissions a plain ``open`` would (0666 less the umask), not ``mkstemp``'s 0600, so
+a group on a shared cluster can read the results. An input that cannot be parsed (a file truncated
+by a full disk, a copy or a crash outside linid) stops the job with :class:`CorruptFile`, which names
+the file and how to rebuild it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +29,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -50,8 +58,41 @@ def atomic_json(path: str | Path, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_default) + "\n")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class CorruptFile(RuntimeError):
+    """An input file exists but cannot be parsed."""
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Turn any failure to parse ``path`` inside the block into :class:`CorruptFile` naming it (a
+    missing file stays FileNotFoundError)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as exc:
+        raise CorruptFile(
+            f"{path} is corrupt or truncated ({type(exc).__name__}: {exc}). Delete it and run "
+            "snakemake again: the rule that writes it rebuilds it, and what depends on it reruns"
+        ) from exc
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read now (a corrupt file raises :class:`CorruptFile`)."""
+    with reading(path), np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
+    with reading(path):
+        return json.loads(Path(path).read_text())
 
 
 def _default(o: Any) -> Any:

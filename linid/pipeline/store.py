@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from linid.pipeline.context import ENV_URI
+from linid.pipeline.context import ENV_OFFLINE, ENV_URI
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,7 +41,7 @@ def mlflow_client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-def ensure_experiment(uri: str, name: str) -> str:
+def ensure_experiment(uri: str, name: str, attempts: int = 8) -> str:
     """Create the store's schema and the experiment if missing (call once, before parallel jobs)."""
 
     def go() -> str:
@@ -59,7 +59,24 @@ def ensure_experiment(uri: str, name: str) -> str:
                 raise
             return exp.experiment_id
 
-    return retry(go, what="create experiment")
+    return retry(go, attempts=attempts, what="create experiment")
+
+
+def try_store(uri: str, name: str, pending: str | Path) -> bool:
+    """At workflow start: make sure the store answers, within seconds. If it does not, say once where
+    the runs go instead and go on: no job ever waits for the store (README "Tracking design")."""
+    try:
+        ensure_experiment(uri, name, attempts=2)
+        return True
+    except Exception as exc:
+        os.environ[ENV_OFFLINE] = "1"  # the jobs it starts journal at once
+        print(
+            f"linid: WARNING: the MLflow store {uri} is unreachable ({type(exc).__name__}: "
+            f"{str(exc)[:200]}). Nothing waits for it: every job journals its run under {pending}, "
+            "and the next snakemake run (or linid.pipeline.store.replay_pending) sends them.",
+            flush=True,
+        )
+        return False
 
 
 def artifact_location(uri: str) -> str | None:
@@ -102,8 +119,9 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
         j = json.loads(path.read_text())
         target = uri or os.environ.get(ENV_URI) or j["uri"]
         client = mlflow_client(target)
-        exp_id = retry(lambda: ensure_experiment(target, j["experiment"]))
-        run_id = retry(lambda: client.create_run(exp_id, tags=j["tags"]).info.run_id)
+        exp_id = retry(lambda: ensure_experiment(target, j["experiment"], attempts=1))
+        # the job's own start and end times (journals written before they carried them: now)
+        run_id = retry(lambda: client.create_run(exp_id, start_time=j.get("start_time"), tags=j["tags"]).info.run_id)
         params = [Param(k, v) for k, v in j["params"].items()]
         for i in range(0, len(params), 100):
             retry(lambda c=params[i : i + 100]: client.log_batch(run_id, params=c))
@@ -113,7 +131,7 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
         for art in j["artifacts"]:
             if Path(art).exists():
                 retry(lambda a=art: client.log_artifact(run_id, a))
-        retry(lambda: client.set_terminated(run_id, j["status"]))
+        retry(lambda: client.set_terminated(run_id, j["status"], end_time=j.get("end_time")))
         if j.get("partial_run_id"):
             try:
                 client.delete_run(j["partial_run_id"])
@@ -127,6 +145,18 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
     for target, name in experiments:
         retry(lambda: link_upstream(target, name))
     return n
+
+
+def send_pending(uri: str, pending: str | Path) -> str:
+    """At workflow end: send the journals (never raising), or say where they wait; one line."""
+    if os.environ.get(ENV_OFFLINE) == "1":
+        return (f"linid: the MLflow store was unreachable; the runs wait in {pending} and the next "
+                "snakemake run sends them")
+    try:
+        return f"linid: wrote {replay_pending(pending)} job run(s) to MLflow at {uri}"
+    except Exception as exc:  # a tracking problem never fails the workflow
+        return (f"linid: WARNING: could not send the journals in {pending} to {uri} ({exc}); the "
+                "next snakemake run sends them")
 
 
 def link_upstream(uri: str, experiment: str) -> int:

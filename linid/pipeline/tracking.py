@@ -39,6 +39,7 @@ from linid.pipeline.context import (
     ENV_DISABLED,
     ENV_EXPERIMENT,
     ENV_GIT,
+    ENV_OFFLINE,
     ENV_PENDING,
     ENV_URI,
     git_commit,
@@ -122,13 +123,16 @@ class JobRun:
         self._artifacts: list[str] = []
         self._last_flush = time.monotonic()
         self._online = False
+        self._start_ms = int(time.time() * 1000)  # the job's own times, kept for its journal
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> JobRun:
         if self.disabled or not self.live:
             return self
+        if os.environ.get(ENV_OFFLINE) == "1":  # the workflow found the store unreachable
+            return self
         try:
-            self._start()
+            self._start(attempts=2)
             self._online = True
         except Exception as exc:
             log.error("MLflow store %s unreachable at job start (%s); journaling the run", self.uri, exc)
@@ -143,31 +147,32 @@ class JobRun:
         if not self.live:
             self._write_journal(status)
             return
+        if not self._online:  # never reached, or lost mid-run: the journal carries everything
+            self._write_journal(status)
+            return
         try:
-            if not self._online:
-                self._start()
-                self._online = True
-            self._flush(attempts=10)
+            self._flush(attempts=3)
             self._finish(status)
         except Exception as exc2:
             log.error("MLflow store unreachable at job end (%s); writing a pending journal", exc2)
             self._write_journal(status)
 
-    def _start(self) -> None:
+    def _start(self, attempts: int = 8) -> None:
         from mlflow.entities import Param, RunTag
 
         def go() -> str:
             client = mlflow_client(self.uri)
-            exp_id = ensure_experiment(self.uri, self.experiment)
+            exp_id = ensure_experiment(self.uri, self.experiment, attempts=1)
             run = client.create_run(exp_id, tags=self.tags)
             return run.info.run_id
 
-        self.run_id = retry(go, what="create run")
+        self.run_id = retry(go, attempts=attempts, what="create run")
         params = [Param(k, v) for k, v in self.params.items()]
         tags = [RunTag(k, v) for k, v in self.tags.items()]
         for i in range(0, max(len(params), 1), 100):
             chunk = params[i : i + 100]
-            retry(lambda c=chunk: mlflow_client(self.uri).log_batch(self.run_id, params=c, tags=tags if i == 0 else []))
+            retry(lambda c=chunk: mlflow_client(self.uri).log_batch(self.run_id, params=c, tags=tags if i == 0 else []),
+                  attempts=attempts)
 
     def _finish(self, status: str) -> None:
         client = mlflow_client(self.uri)
@@ -191,9 +196,11 @@ class JobRun:
             self._journal_metrics.append(row)
         if self._online and time.monotonic() - self._last_flush > self.flush_seconds:
             try:
-                self._flush(attempts=3)
-            except Exception as exc:  # keep training; the buffer is sent later
-                log.warning("MLflow flush failed (%s); keeping %d metrics buffered", exc, len(self._buffer))
+                self._flush(attempts=1)
+            except Exception as exc:  # training never waits on the store again: journal the rest
+                self._online = False
+                log.warning("MLflow flush failed (%s); this run goes on offline and its journal is "
+                            "written when the job ends", exc)
 
     def log_artifact(self, path: str | Path) -> None:
         """Attach a file (figure, table, small JSON) to the run when it ends."""
@@ -203,9 +210,10 @@ class JobRun:
         self.tags[key] = str(value)
         if self._online:
             try:
-                retry(lambda: mlflow_client(self.uri).set_tag(self.run_id, key, str(value)), attempts=3)
+                retry(lambda: mlflow_client(self.uri).set_tag(self.run_id, key, str(value)), attempts=1)
             except Exception as exc:
-                log.warning("MLflow set_tag failed (%s); it is sent at the end", exc)
+                self._online = False
+                log.warning("MLflow set_tag failed (%s); this run goes on offline (journal at the end)", exc)
 
     def _flush(self, attempts: int) -> None:
         from mlflow.entities import Metric
@@ -230,6 +238,8 @@ class JobRun:
                 "metrics": self._journal_metrics,
                 "artifacts": self._artifacts,
                 "status": status,
+                "start_time": self._start_ms,
+                "end_time": int(time.time() * 1000),
                 "partial_run_id": self.run_id,
             },
         )

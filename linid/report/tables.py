@@ -17,6 +17,12 @@ EXTRA = [m for m in PROBE_METRICS if m not in SUMMARY_METRICS] + ["final_loss", 
 RUN_IDS = ["dataset_uid", "train_uid", "features_uid", "probe_uid", "train_run_id", "dataset_id"]
 
 
+def read_table(path) -> pd.DataFrame:
+    """A CSV written by linid, read back as written: a name like "NA", "null" or "nan" (a sweep
+    called so) stays a string; only an empty field is missing (pandas writes NaN as "")."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.DataFrame:
     """One row per (sweep, model): identifying columns, probe metrics, training summary, run ids."""
     if not (len(rows) == len(probes) == len(trains)):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -14,9 +16,25 @@ from linid.pipeline.io import atomic_path
 log = logging.getLogger(__name__)
 
 
+#: the modules whose code decides what a training step does: a checkpoint resumes only under them
+TRAINING_CODE = ("linid.runtime", "linid.sim.samplers", "linid.sim.process", "linid.sim.models",
+                 "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of the training code's source (``TRAINING_CODE``)."""
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def fingerprint(train: dict, data: dict) -> str:
-    """Hash of the training and dataset configs: a checkpoint is resumed only under the same one."""
-    blob = json.dumps({"train": train, "data": data}, sort_keys=True)
+    """Hash of the training and dataset configs and of the training code: a checkpoint is resumed
+    only under the same ones (after an edit of the model code a stale checkpoint could crash a
+    rerun, or resume silently when the shapes still match)."""
+    blob = json.dumps({"train": train, "data": data, "code": code_fingerprint()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -52,7 +70,8 @@ def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
         return None
     if not isinstance(ckpt, dict) or ckpt.get("fingerprint") != expected_fingerprint:
         log.warning(
-            "ignoring checkpoint %s: it was written for a different config (fingerprint %s, expected %s)",
+            "ignoring checkpoint %s: it was written for a different config or training code "
+            "(fingerprint %s, expected %s); training starts from step 0",
             path,
             ckpt.get("fingerprint") if isinstance(ckpt, dict) else None,
             expected_fingerprint,

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from linid.names import METHODS
-from linid.pipeline.io import atomic_path
+from linid.pipeline.io import atomic_path, reading
 
 WIDTH_MULTIPLIERS = (10, 50, 50, 50, 50, 10)
 
@@ -143,8 +143,9 @@ def save_model(path: str | Path, encoder: Encoder, head: Head, meta: dict) -> No
 
 def load_model(path: str | Path) -> tuple[Encoder, Head, dict]:
     """Rebuild encoder (eval mode) and head from ``save_model``'s file (weights only, no pickled code)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    meta = json.loads(payload["meta"])
+    with reading(path):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        meta = json.loads(payload["meta"])
     enc, head = build_models(
         meta["latent_dim"],
         meta["n_outputs"],

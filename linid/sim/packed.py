@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from linid.runtime import Interrupted, pick_device, precision, stop_on_signals
+from linid.runtime import Interrupted, pick_device, precision, progress_line, stop_on_signals
 from linid.sim.checkpoints import (
     fingerprint,
     load_checkpoint,
@@ -311,7 +311,7 @@ def train_pack(
             last = done == cfg.steps
             if done % cfg.log_every == 0 or last:
                 _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, procs, members,
-                           mons, on_log, t0)
+                           mons, on_log, t0, start)
             stop = flag["stop"] is not None and not last
             if checkpoint is not None and (stop or (done % cfg.checkpoint_every == 0 and not last)):
                 if done % chunk == 0:  # the next chunk starts from the generators' current states
@@ -331,7 +331,7 @@ def train_pack(
 
 
 def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, procs, members, mons,
-               on_log, t0) -> None:
+               on_log, t0, start) -> None:
     """One log point of every model: mean loss since the last one, monitor R² at eval points."""
     losses = torch.stack(window).cpu()  # (steps, k)
     window.clear()
@@ -355,3 +355,9 @@ def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, 
         curves[i].append(point)
         if on_log is not None:
             on_log(i, done, point)
+    if evaluate or last or done % (10 * cfg.log_every) == 0:
+        points = [c[-1] for c in curves]
+        r2s = [p["monitor_r2"] for p in points if "monitor_r2" in p]
+        log.info(progress_line(f"pack of {len(curves)}", done, cfg.steps, start,
+                               points[0]["seconds"], sum(p["loss"] for p in points) / len(points),
+                               min(r2s) if r2s else None) + (" (loss: mean of the pack; R²: its lowest)"))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from linid.names import CLUSTER_PRIORS, CONDITIONALS
-from linid.pipeline.io import atomic_savez
+from linid.pipeline.io import atomic_savez, load_npz, reading
 from linid.sim.samplers import (
     normalize,
     sample_gennorm,
@@ -326,9 +326,9 @@ def _config_json(cfg: DGPConfig) -> str:
 
 def load_dataset(path: str | Path) -> tuple[GenerativeProcess, dict[str, np.ndarray]]:
     """Read back what ``save_dataset`` wrote: the process and the held-out arrays."""
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
-    cfg = DGPConfig(**json.loads(str(arrays.pop("config"))))
+    arrays = load_npz(path)
+    with reading(path):
+        cfg = DGPConfig(**json.loads(str(arrays.pop("config"))))
     weights = [torch.from_numpy(w) for w in arrays.pop("mixing_weights")]
     process = GenerativeProcess(
         cfg,

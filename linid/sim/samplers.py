@@ -40,37 +40,74 @@ def vmf_mean_resultant_length(kappa: float, d: int) -> float:
     return float(ive(d / 2, kappa) / ive(d / 2 - 1, kappa))
 
 
+#: above this κ the rejection test is done in the cancellation-free form (float64); at or below it
+#: the classic form, whose draws every existing dataset was made with
+STABLE_KAPPA = 1e3
+#: redraw rounds before the sampler gives up (acceptance is ≥ ~60 % per proposal, 4 proposals a round)
+MAX_REDRAWS = 100
+
+
 def sample_vmf(
     mu: torch.Tensor, kappa: float, generator: torch.Generator, rounds: int = 4
 ) -> torch.Tensor:
     """Exact vMF(μ, κ) samples, one per row of μ (Wood 1994 rejection sampler, vectorised).
 
     Draws ``rounds`` proposals per row at once and keeps the first accepted one; rows where all
-    were rejected (rare: acceptance is high) are redrawn, so the result is exact.
+    were rejected (rare: acceptance is high) are redrawn, so the result is exact. For κ above
+    ``STABLE_KAPPA`` every quantity is computed in a form without cancellation (1 − w instead of
+    w, b = m / (2κ + √(4κ² + m²))), so any finite κ works; κ must be finite and positive, and a
+    sampler that cannot accept within ``MAX_REDRAWS`` rounds stops with an error naming κ and d.
     """
+    if not (math.isfinite(kappa) and kappa > 0):
+        raise ValueError(f"vMF concentration κ must be finite and > 0, got {kappa!r}")
     n, d = mu.shape
     device = mu.device
     m = d - 1
-    b = (-2.0 * kappa + math.sqrt(4.0 * kappa**2 + m**2)) / m
-    x0 = (1.0 - b) / (1.0 + b)
-    c = kappa * x0 + m * math.log(1.0 - x0**2)
-    w = torch.empty(n, device=device, dtype=mu.dtype)
+    stable = kappa > STABLE_KAPPA
+    dtype = torch.float64 if stable else mu.dtype
+    if stable:
+        b = m / (2.0 * kappa + math.hypot(2.0 * kappa, m))
+        x0 = (1.0 - b) / (1.0 + b)
+        one_minus_x0 = 2.0 * b / (1.0 + b)
+        log_norm = math.log(one_minus_x0) + math.log1p(x0)  # log(1 − x0²)
+    else:
+        b = (-2.0 * kappa + math.sqrt(4.0 * kappa**2 + m**2)) / m
+        x0 = (1.0 - b) / (1.0 + b)
+        c = kappa * x0 + m * math.log(1.0 - x0**2)
+    kept = torch.empty(n, device=device, dtype=dtype)  # 1 − w (stable) or w (classic)
     todo = torch.arange(n, device=device)
-    while True:
+    for _ in range(MAX_REDRAWS):
         k = todo.numel()
-        z = _beta_symmetric(k, m, rounds, generator, device).to(mu.dtype)
-        cand = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
-        u = torch.rand(k, rounds, generator=generator, device=device, dtype=mu.dtype)
-        ok = kappa * cand + m * torch.log1p(-x0 * cand) - c >= torch.log(u)
+        z = _beta_symmetric(k, m, rounds, generator, device).to(dtype)
+        u = torch.rand(k, rounds, generator=generator, device=device, dtype=dtype)
+        if stable:  # 1 − cand and the log-acceptance ratio without subtracting large numbers
+            one_minus_cand = 2.0 * b * z / (1.0 - (1.0 - b) * z)
+            t = one_minus_x0 + x0 * one_minus_cand  # 1 − x0·cand
+            ratio = kappa * (one_minus_x0 - one_minus_cand) + m * (torch.log(t) - log_norm)
+        else:
+            cand = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
+            ratio = kappa * cand + m * torch.log1p(-x0 * cand) - c
+        ok = ratio >= torch.log(u)
         first = ok.to(torch.int8).argmax(dim=1)
-        w[todo] = cand.gather(1, first[:, None]).squeeze(1)
+        kept[todo] = (one_minus_cand if stable else cand).gather(1, first[:, None]).squeeze(1)
         accepted = ok.any(dim=1)
         if bool(accepted.all()):
             break
         todo = todo[~accepted]
+    else:
+        raise RuntimeError(
+            f"vMF sampler (κ = {kappa!r}, d = {d}): {todo.numel()} of {n} rows rejected in all "
+            f"{MAX_REDRAWS} rounds; the rejection test is numerically broken for these parameters"
+        )
     # direction orthogonal to e_1, then a Householder reflection that maps e_1 to μ
     v = sample_sphere(n, m, generator, device).to(mu.dtype)
-    samples = torch.cat([w[:, None], (1.0 - w[:, None] ** 2).clamp_min(0).sqrt() * v], dim=1)
+    if stable:
+        w = (1.0 - kept).to(mu.dtype)
+        radial = (kept * (2.0 - kept)).clamp_min(0).sqrt().to(mu.dtype)  # √(1 − w²)
+    else:
+        w = kept
+        radial = (1.0 - w**2).clamp_min(0).sqrt()
+    samples = torch.cat([w[:, None], radial[:, None] * v], dim=1)
     e1 = torch.zeros(d, device=device, dtype=mu.dtype)
     e1[0] = 1.0
     u_h = e1 - mu

@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from linid.probes.regression import r2_affine
-from linid.runtime import PRECISIONS, Interrupted, pick_device, precision, stop_on_signals
+from linid.runtime import (
+    PRECISIONS,
+    Interrupted,
+    pick_device,
+    precision,
+    progress_line,
+    stop_on_signals,
+)
 from linid.sim.checkpoints import (
     fingerprint,
     load_checkpoint,
@@ -217,6 +224,9 @@ def train(
                     point["temperature"] = float(head.temperature.detach())
                 point["seconds"] = time.perf_counter() - t0
                 curve.append(point)
+                if "monitor_r2" in point or last or done % (10 * cfg.log_every) == 0:
+                    log.info(progress_line(label or "train", done, cfg.steps, start, point["seconds"],
+                                           point["loss"], point.get("monitor_r2")))
                 if on_log is not None:
                     on_log(done, point)
             if flag["stop"] is not None and not last:

@@ -330,3 +330,16 @@ def test_label_span_exact_cases():
     assert label_span(np.zeros((4, 2))) == 0.0
     with pytest.raises(ValueError, match="shape"):
         label_span(np.zeros(3))
+
+
+def test_divergent_training_is_stopped_not_saved(one_thread):
+    """A NaN in training names the cell, seed and step (it used to surface as an SVD error later)."""
+    from linid.family.models import FamilyModelConfig
+    from linid.family.training import FamilyTrainConfig, NonFiniteLoss, train_cell
+
+    cfg = AngleData(n_classes=6)
+    x, y = sample_angle_data(cfg, 500, _gen(0))
+    data = {"train_x": x, "train_y": y, "eval_x": x, "eval_y": y}
+    tcfg = FamilyTrainConfig(steps=30, batch_size=64, lr=1e30, optimizer="sgd")
+    with pytest.raises(NonFiniteLoss, match=r"family cell K=6, M=2, seed 0: training diverged: non-finite"):
+        train_cell(data, cfg, 2, FamilyModelConfig(hidden=(16,)), tcfg, [0], torch.device("cpu"))

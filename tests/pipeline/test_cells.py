@@ -81,3 +81,16 @@ def test_schema_defaults_match_the_dataclass_defaults():
         for key, spec in sim[section]["properties"].items():
             if key in defaults and "default" in spec and key != "steps":
                 assert spec["default"] == pytest.approx(defaults[key]), (section, key)
+
+
+def test_figures_slice_a_grid_around_values_it_swept():
+    """A grid that sweeps an axis without the default value (prior gennorm only) is sliced at that
+    value, canonicalised like its cells (a vMF cell's cond_beta is the default): never empty."""
+    from linid.pipeline.cells import sweep_base, sweep_cells
+
+    sweep = {"design": "grid", "base": {"latent_dim": 2}, "axes": {"cluster_prior": ["gennorm"], "cond_beta": [0.5]}}
+    base = sweep_base(sweep)
+    assert base["cluster_prior"] == "gennorm" and base["cond_beta"] == 2.0 and base["latent_dim"] == 2
+    assert any(all(c[a] == base[a] for a in base) for c in sweep_cells(sweep))
+    one = {"design": "one_factor", "axes": {"kappa": [5.0, 50.0]}}
+    assert sweep_base(one)["kappa"] == 10.0  # a one-factor sweep always trains its base cell

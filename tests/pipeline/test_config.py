@@ -86,3 +86,23 @@ def test_malformed_config_gives_one_clear_message(path, value, msg):
     assert msg in text, text
     # the message names the offending key
     assert path.split(".")[-1].replace("laten_dim", "axes").replace("trian", "simulation") in text or "unknown" in text
+
+
+def test_a_repeated_yaml_key_is_refused_not_dropped(tmp_path):
+    from linid.pipeline.config import load_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("simulation:\n  train:\n    steps: 100\n    lr: 0.001\n    steps: 500000\n")
+    with pytest.raises(ConfigError, match=r"key 'steps' appears twice in one mapping \(lines 3 and 5\)"):
+        load_yaml(path)
+    path.write_text("a: 1\nb: {a: 2}\n")  # the same key in different mappings is fine
+    assert load_yaml(path) == {"a": 1, "b": {"a": 2}}
+
+
+def test_overrides_merge_into_a_preset():
+    from linid.pipeline.config import merge_overrides
+
+    preset = {"name": "p", "simulation": {"train": {"steps": 10, "lr": 0.1}}}
+    out = merge_overrides(preset, {"name": "mine", "simulation": {"train": {"steps": 20}}})
+    assert out == {"name": "mine", "simulation": {"train": {"steps": 20, "lr": 0.1}}}
+    assert preset["simulation"]["train"]["steps"] == 10

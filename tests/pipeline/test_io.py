@@ -53,3 +53,39 @@ def test_json_numpy_scalars_and_nan(tmp_path):
     with pytest.raises(TypeError, match="not JSON serialisable: object"):
         atomic_json(target, {"bad": object()})
     assert read_json(target)["x"] == 0.5  # the failed dump did not touch the file
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_respect_the_umask(tmp_path, umask, mode):
+    """mkstemp makes 0600 files; a group on a shared cluster could not read results."""
+    import os
+
+    from linid.pipeline.io import atomic_json, atomic_savez
+
+    old = os.umask(umask)
+    try:
+        atomic_json(tmp_path / "a.json", {"x": 1})
+        atomic_savez(tmp_path / "b.npz", x=np.zeros(2))
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode
+
+
+def test_corrupt_inputs_are_named_with_how_to_rebuild(tmp_path):
+    from linid.pipeline.io import CorruptFile, atomic_savez, load_npz, read_json
+    from linid.sim.models import build_models, load_model, save_model
+
+    npz, pt, js = tmp_path / "d.npz", tmp_path / "m.pt", tmp_path / "s.json"
+    atomic_savez(npz, x=np.arange(10000.0))
+    enc, head = build_models(2, 5, 0)
+    save_model(pt, enc, head, {})
+    for path in (npz, pt):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])  # truncated, as by a full disk
+    js.write_text('{"steps": 10')
+    for path, load in ((npz, load_npz), (pt, load_model), (js, read_json)):
+        with pytest.raises(CorruptFile, match=rf"{path} is corrupt or truncated .*Delete it and run snakemake"):
+            load(path)
+    with pytest.raises(FileNotFoundError):
+        load_npz(tmp_path / "missing.npz")

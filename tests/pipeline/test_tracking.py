@@ -1,6 +1,7 @@
 """MLflow tracking: journals of short jobs, live runs, replay, supersede, upstream links, retries."""
 
 import json
+import os
 
 import pytest
 
@@ -11,7 +12,7 @@ from linid.pipeline.tracking import JobRun, job_tags
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT"):
+    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
     return {"uri": sqlite_uri(tmp_path / "mlflow.db"), "pending": tmp_path / "pending"}
 
@@ -128,3 +129,75 @@ def test_retry_retries_then_reraises(monkeypatch):
     assert retry(flaky, attempts=5) == "ok" and len(calls) == 3
     with pytest.raises(OSError):
         retry(lambda: (_ for _ in ()).throw(OSError("down")), attempts=2)
+
+
+def test_an_unreachable_server_costs_seconds_not_minutes(store, monkeypatch, capsys):
+    """Nothing listens on the port: the workflow's start-up check and a live training run each give
+    up within seconds (MLflow's own HTTP retries would take minutes) and the run is journaled."""
+    import time
+
+    from linid.pipeline.store import try_store
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # as job_environment sets them
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")  # restored after the test
+    uri = "http://127.0.0.1:9"
+    t0 = time.perf_counter()
+    assert try_store(uri, "exp", store["pending"]) is False
+    assert "unreachable" in capsys.readouterr().out
+    assert os.environ["LINID_TRACKING_OFFLINE"] == "1"  # jobs started now journal at once
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")  # a job that finds out by itself:
+    with JobRun("train", {"seed": "0"}, uri=uri, experiment="exp", pending_dir=store["pending"],
+                live=True, flush_seconds=0) as run:
+        for step in range(5):
+            run.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+    assert time.perf_counter() - t0 < 30
+    (journal,) = store["pending"].glob("*.json")
+    assert len(json.loads(journal.read_text())["metrics"]) == 5
+
+
+def test_a_store_lost_mid_run_is_never_waited_on_again(store, monkeypatch):
+    import linid.pipeline.tracking as tracking
+
+    with JobRun("train", {"seed": "1"}, uri=store["uri"], experiment="exp", pending_dir=store["pending"],
+                live=True, flush_seconds=0) as run:
+        run.log_metrics({"loss": 3.0}, step=1)  # sent live
+        calls = {"n": 0}
+
+        def down(uri):
+            calls["n"] += 1
+            raise ConnectionError("server restarting")
+
+        monkeypatch.setattr(tracking, "mlflow_client", down)
+        for step in range(2, 50):
+            run.log_metrics({"loss": 3.0 / step}, step=step)
+        assert calls["n"] == 1  # one failed flush, then offline: training never waits again
+        monkeypatch.undo()
+    assert replay_pending(store["pending"]) == 1
+    (r,) = _runs(store["uri"])  # the partial live run is replaced by the complete journaled one
+    history = mlflow_client(store["uri"]).get_metric_history(r.info.run_id, "loss")
+    assert len(history) == 49 and r.info.status == "FINISHED"
+
+
+def test_journaled_runs_keep_the_jobs_real_times(store):
+    import time
+
+    with JobRun("probe", {"seed": "0"}, uri=store["uri"], experiment="exp", pending_dir=store["pending"]):
+        time.sleep(0.3)
+    replay_pending(store["pending"])
+    (r,) = _runs(store["uri"])
+    assert r.info.end_time - r.info.start_time >= 300
+
+
+def test_the_workflow_end_never_fails_on_the_store(store, monkeypatch):
+    from linid.pipeline.store import send_pending
+
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "1")
+    assert "wait in" in send_pending(store["uri"], store["pending"])
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")
+
+    def broken(*a, **k):
+        raise ConnectionError("gone")
+
+    monkeypatch.setattr("linid.pipeline.store.replay_pending", broken)
+    assert "could not send the journals" in send_pending(store["uri"], store["pending"])

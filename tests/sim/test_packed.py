@@ -1,6 +1,5 @@
 """Packed training: k models in one process give each model its own batches, updates and results."""
 
-import os
 import signal
 
 import numpy as np
@@ -13,6 +12,7 @@ from linid.sim.features import encode
 from linid.sim.packed import check_packable, train_pack
 from linid.sim.process import DGPConfig, make_process
 from linid.sim.training import NonFiniteLoss, TrainConfig, train
+from tests.helpers import signal_after_steps
 
 PROCS = [make_process(DGPConfig(latent_dim=3, n_classes=20, n_instances=200, cond_candidates=200, seed=s))
          for s in range(3)]
@@ -83,26 +83,13 @@ def test_non_finite_loss_names_the_model_and_step():
         train_pack(_members(20, seeds=(0, 1), lr=1e30), labels=["model-a", "model-b"])
 
 
-def test_resume_after_signal_is_exact(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_resume_after_signal_is_exact(tmp_path, sig):
     members = _members(40, checkpoint_every=10)
     ref = train_pack(members)
     ckpt = tmp_path / "pack.ckpt"
-    original = torch.optim.Adam.step
-    counter = {"k": 0}
-
-    def step_and_maybe_signal(self, *a, **k):
-        out = original(self, *a, **k)
-        counter["k"] += 1
-        if counter["k"] == 13:  # inside a chunk of 8
-            os.kill(os.getpid(), signal.SIGTERM)
-        return out
-
-    torch.optim.Adam.step = step_and_maybe_signal
-    try:
-        with pytest.raises(Interrupted, match="step 13"):
-            train_pack(members, checkpoint=ckpt)
-    finally:
-        torch.optim.Adam.step = original
+    with signal_after_steps(13, sig), pytest.raises(Interrupted, match=f"{sig.name} at step 13"):
+        train_pack(members, checkpoint=ckpt)  # 13: inside a chunk of 8
     resumed = train_pack(members, checkpoint=ckpt)
     for a, b in zip(ref, resumed, strict=True):
         assert b.resumed_from == 13
@@ -152,3 +139,16 @@ def test_cuda_graph_replay_matches_eager_training_on_gpu():
         for (name, x), y in zip(a.encoder.state_dict().items(), b.encoder.state_dict().values(), strict=True):
             if x.is_floating_point():
                 assert torch.allclose(x, y, atol=1e-4), name
+
+
+def test_a_checkpoint_resumes_only_under_the_same_training_code(tmp_path, monkeypatch, caplog):
+    import linid.sim.checkpoints as checkpoints
+
+    members = _members(20, checkpoint_every=10, seeds=(0,))
+    ckpt = tmp_path / "pack.ckpt"
+    with signal_after_steps(12, signal.SIGTERM), pytest.raises(Interrupted):
+        train_pack(members, checkpoint=ckpt)
+    monkeypatch.setattr(checkpoints, "code_fingerprint", lambda: "edited-model-code")
+    with caplog.at_level("WARNING"):
+        result = train_pack(members, checkpoint=ckpt)[0]
+    assert result.resumed_from == 0 and "different config or training code" in caplog.text

@@ -77,3 +77,29 @@ def test_truncated_laplace_is_exact(loc, bound):
     lap = stats.laplace(loc, scale)
     lo, hi = lap.cdf(-bound), lap.cdf(bound)
     assert stats.kstest(x, lambda t: (lap.cdf(t) - lo) / (hi - lo)).pvalue > 0.01
+
+
+@pytest.mark.parametrize("kappa", [1e4, 1e8, 1e12])
+def test_vmf_is_stable_for_huge_kappa(kappa):
+    """1 − E[μᵀz] → (d − 1) / (2κ) for large κ; the classic formulas cancel to 0 and never accept."""
+    d = 5
+    mu = normalize(torch.randn(4000, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    z = sample_vmf(mu, kappa, torch.Generator().manual_seed(2))
+    assert torch.isfinite(z).all()
+    assert torch.allclose(z.norm(dim=1), torch.ones(len(z), dtype=z.dtype), atol=1e-12)
+    gap = 1 - float((z * mu).sum(1).mean())
+    assert gap == pytest.approx((d - 1) / (2 * kappa), rel=0.05)
+
+
+@pytest.mark.parametrize("kappa", [float("inf"), float("nan"), 0.0, -1.0])
+def test_vmf_refuses_kappa_it_cannot_sample(kappa):
+    with pytest.raises(ValueError, match="κ must be finite and > 0"):
+        sample_vmf(normalize(torch.randn(3, 4)), kappa, torch.Generator().manual_seed(0))
+
+
+def test_vmf_rejection_loop_is_bounded(monkeypatch):
+    import linid.sim.samplers as samplers
+
+    monkeypatch.setattr(samplers, "_beta_symmetric", lambda k, m, r, g, dev: torch.full((k, r), float("nan")))
+    with pytest.raises(RuntimeError, match=r"κ = 10.0, d = 4\): 3 of 3 rows rejected in all 100 rounds"):
+        samplers.sample_vmf(normalize(torch.randn(3, 4)), 10.0, torch.Generator().manual_seed(0))

@@ -1,6 +1,5 @@
 """Training: learns, is deterministic, resumes bit-for-bit, refuses bad checkpoints, stops on NaN."""
 
-import os
 import signal
 import threading
 
@@ -13,6 +12,7 @@ from linid.sim.features import head_targets
 from linid.sim.models import n_outputs_for
 from linid.sim.process import DGPConfig, make_process
 from linid.sim.training import NonFiniteLoss, TrainConfig, monitor_r2, train
+from tests.helpers import signal_after_steps
 
 PROC = make_process(DGPConfig(latent_dim=2, n_classes=8, n_instances=64, cond_candidates=200))
 RICH = make_process(DGPConfig(latent_dim=2, n_classes=50, n_instances=500, cond_candidates=200))
@@ -74,22 +74,8 @@ def test_resume_after_signal_is_exact(tmp_path, stop_at):
         calls["n"] += 1
 
     # deliver SIGTERM from inside the loop when the step counter reaches stop_at
-    original = torch.optim.Adam.step
-    counter = {"k": 0}
-
-    def step_and_maybe_signal(self, *a, **k):
-        out = original(self, *a, **k)
-        counter["k"] += 1
-        if counter["k"] == stop_at:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return out
-
-    torch.optim.Adam.step = step_and_maybe_signal
-    try:
-        with pytest.raises(Interrupted, match=f"step {stop_at}"):
-            train(PROC, cfg, monitor=_monitor(), checkpoint=ckpt, on_log=on_log)
-    finally:
-        torch.optim.Adam.step = original
+    with signal_after_steps(stop_at, signal.SIGTERM), pytest.raises(Interrupted, match=f"step {stop_at}"):
+        train(PROC, cfg, monitor=_monitor(), checkpoint=ckpt, on_log=on_log)
     assert ckpt.exists()
     resumed = train(PROC, cfg, monitor=_monitor(), checkpoint=ckpt)
     assert resumed.resumed_from == stop_at

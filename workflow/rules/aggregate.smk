@@ -7,21 +7,27 @@ rule aggregate_probes:
         summaries=model_files(TRAINED["summary"]),
         curves=model_files(TRAINED["curve"]),
     output:
-        table=report("results/tables/probes.csv", category="Tables", caption="../report/probes.rst"),
+        table=report(
+            "results/tables/probes.csv",
+            category="Tables",
+            caption="../report/probes.rst",
+        ),
         summary="results/tables/probes_summary.csv",
         markdown=report(
-            "results/tables/probes_summary.md", category="Tables", caption="../report/summary.rst"
+            "results/tables/probes_summary.md",
+            category="Tables",
+            caption="../report/summary.rst",
         ),
         curves="results/tables/curves.csv",
         meta="results/tables/probes.meta.json",
     log:
         "results/logs/aggregate_probes.log",
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
     params:
         rows=probe_rows(),
         models=[list(m) for m in MODELS],
         code=code("aggregate.py"),
-    localrule: True
-    conda:
-        "../../envs/eval.yaml"
     script:
         "../scripts/aggregate.py"

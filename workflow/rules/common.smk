@@ -10,14 +10,19 @@ from snakemake.utils import validate
 
 from linid.family.data import AngleData
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
-from linid.pipeline.cells import DEFAULT_BASE, canonical_cell, cell_steps, expand, family_cells
-from linid.pipeline.config import ConfigError, check_config, fields_of, load_schema, semantic_problems
+from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
+from linid.pipeline.config import (
+    ConfigError,
+    check_config,
+    fields_of,
+    load_schema,
+    semantic_problems,
+)
 from linid.pipeline.context import job_environment
 from linid.pipeline.fingerprints import stage_fingerprint
 from linid.pipeline.packs import plan_packs
 from linid.sim.process import DGPConfig
 from linid.sim.training import TrainConfig
-
 
 # -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
@@ -25,9 +30,11 @@ try:
     try:
         validate(config, SCHEMA)
     except WorkflowError:
-        check_config(config, load_schema(SCHEMA))  # the same schema, one clear line per problem
+        check_config(
+            config, load_schema(SCHEMA)
+        )  # the same schema, one clear line per problem
         raise
-    if problems := semantic_problems(config):
+    if problems := semantic_problems(config, load_schema(SCHEMA)):
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
@@ -69,17 +76,17 @@ TRACKING = job_environment(config, workflow.basedir)
 
 def send_journals():
     if config["tracking"]["enabled"]:
-        from linid.pipeline.store import replay_pending
+        from linid.pipeline.store import send_pending
 
-        n = replay_pending(TRACKING["pending"])
-        print(f"linid: wrote {n} job run(s) to MLflow at {TRACKING['uri']}")
+        print(send_pending(TRACKING["uri"], TRACKING["pending"]))
 
 
 onstart:
+    # seconds, not minutes: an unreachable store is reported once and every job journals its run
     if config["tracking"]["enabled"]:
-        from linid.pipeline.store import ensure_experiment
+        from linid.pipeline.store import try_store
 
-        ensure_experiment(TRACKING["uri"], config["name"])
+        try_store(TRACKING["uri"], config["name"], TRACKING["pending"])
 
 
 onsuccess:
@@ -94,7 +101,9 @@ onerror:
 @cache
 def code(script):
     """Fingerprint of the linid modules ``workflow/scripts/<script>`` reaches through imports."""
-    return stage_fingerprint(workflow.basedir, os.path.join(workflow.basedir, "workflow/scripts", script))
+    return stage_fingerprint(
+        workflow.basedir, os.path.join(workflow.basedir, "workflow/scripts", script)
+    )
 
 
 # -- params: built from the records and the dataclasses' own fields ------------------------------
@@ -107,7 +116,12 @@ def dataset_params(wildcards):
 def model_train_params(data, method, head, seed):
     """The TrainConfig of one model: the train section, its method, head, seed and step budget."""
     steps = cell_steps(SIM["train"], DATASETS[data].n_instances)
-    model = {"method": method, "seed": int(seed), "normalize_w": HEADS[head], "steps": steps}
+    model = {
+        "method": method,
+        "seed": int(seed),
+        "normalize_w": HEADS[head],
+        "steps": steps,
+    }
     return fields_of(TrainConfig, SIM["train"], model)
 
 
@@ -124,13 +138,21 @@ def checkpoint_path(wildcards):
 
 # -- packs: one job, several models; outputs stay one set of files per model ----------------------
 def pack_files(pack, pattern):
-    return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in pack.members]
+    return [
+        pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in pack.members
+    ]
 
 
 def pack_params(pack):
     """Every member's identity and TrainConfig, in output order."""
     return [
-        {"data": d, "method": m, "head": h, "seed": s, "train": model_train_params(d, m, h, s)}
+        {
+            "data": d,
+            "method": m,
+            "head": h,
+            "seed": s,
+            "train": model_train_params(d, m, h, s),
+        }
         for d, m, h, s in pack.members
     ]
 
@@ -138,7 +160,8 @@ def pack_params(pack):
 def inherit_train_settings(rule_name):
     """The profile's or command line's ``set-resources`` for ``train`` (partition, GPU model, CPUs)
     apply to ``rule_name`` too, unless it has its own: SLURM settings name rules, and pack rules are
-    many. (Snakemake reads them by rule name when a rule is defined, so call this before.)"""
+    many. (Snakemake reads them by rule name when a rule is defined, so call this before.)
+    """
     settings = workflow.resource_settings._parsed_overwrite_resources
     if "train" in settings and rule_name not in settings:
         settings[rule_name] = settings["train"]
@@ -176,7 +199,12 @@ def family_data_params(wildcards):
     cell = FAM_DATASETS[wildcards.fdata]
     d = FAM["data"]
     task = fields_of(AngleData, d, {"n_classes": cell.n_classes})
-    return {**task, "seed": cell.data_seed, "n_train": d["n_train"], "n_eval": d["n_eval"]}
+    return {
+        **task,
+        "seed": cell.data_seed,
+        "n_train": d["n_train"],
+        "n_eval": d["n_eval"],
+    }
 
 
 def family_train_params(wildcards):
@@ -193,7 +221,12 @@ def train_runtime(wildcards, attempt):
     """Minutes: the budget in 10k-step units × per-10k estimate at d=10, scaled by d, × attempt."""
     cell = DATASETS[wildcards.data]
     per10k = config["resources"]["train_minutes_per_10k_steps"]
-    est = cell_steps(SIM["train"], cell.n_instances) / 10_000 * per10k * max(cell.latent_dim / 10, 0.5)
+    est = (
+        cell_steps(SIM["train"], cell.n_instances)
+        / 10_000
+        * per10k
+        * max(cell.latent_dim / 10, 0.5)
+    )
     return int(max(10, 1.5 * est) * attempt)
 
 
@@ -231,10 +264,7 @@ def extra_axes():
 
 def sweep_bases():
     """Base cell of every sweep (the slice each one-factor figure varies around)."""
-    return {
-        name: canonical_cell({**DEFAULT_BASE, **sweep.get("base", {})})
-        for name, sweep in SIM.get("sweeps", {}).items()
-    }
+    return {name: sweep_base(sweep) for name, sweep in SIM.get("sweeps", {}).items()}
 
 
 # -- model-to-model comparisons: the compared cells, as records ----------------------------------
@@ -255,7 +285,10 @@ def sim_compare_seeds(wildcards):
 def sim_compare_features(wildcards):
     w = wildcards
     pattern = rules.extract_features.output.features
-    return [pattern.format(data=w.data, method=w.method, head=w.head, seed=s) for s in sim_compare_seeds(w)]
+    return [
+        pattern.format(data=w.data, method=w.method, head=w.head, seed=s)
+        for s in sim_compare_seeds(w)
+    ]
 
 
 def family_files(pattern):
@@ -266,28 +299,49 @@ def compared_files(output):
     """One ``compare_*`` output per compared cell: family cells first, then simulation cells."""
     fam = family_files(getattr(rules.compare_family.output, output))
     pattern = getattr(rules.compare_sim.output, output)
-    return fam + [pattern.format(data=d, method=m, head=h) for d, m, h in sim_compare_groups()]
+    return fam + [
+        pattern.format(data=d, method=m, head=h) for d, m, h in sim_compare_groups()
+    ]
 
 
 def compared_cells():
     """The identifying columns of every compared cell, in ``compared_files`` order."""
     out = [
-        {"experiment": "family", "cell": c.cell_id, "method": "family", "head": "",
-         "rep_dim": c.rep_dim, "n_classes": c.n_classes, "diverse": c.diverse}
+        {
+            "experiment": "family",
+            "cell": c.cell_id,
+            "method": "family",
+            "head": "",
+            "rep_dim": c.rep_dim,
+            "n_classes": c.n_classes,
+            "diverse": c.diverse,
+        }
         for c in FAM_CELLS
     ]
     for d, m, h in sim_compare_groups():
         cell = DATASETS[d]
         # the head's rows play g: |C| class vectors (supervised) or N ≥ d + 1 instances (DIET)
         diverse = cell.n_classes >= cell.latent_dim + 1 if m == "supervised" else True
-        out.append({"experiment": "simulation", "cell": d, "method": m, "head": h,
-                    "rep_dim": cell.latent_dim, "n_classes": cell.n_classes, "diverse": diverse})
+        out.append(
+            {
+                "experiment": "simulation",
+                "cell": d,
+                "method": m,
+                "head": h,
+                "rep_dim": cell.latent_dim,
+                "n_classes": cell.n_classes,
+                "diverse": diverse,
+            }
+        )
     return out
 
 
 def family_cells_table():
     """Identifying columns of every family cell, in FAM_CELLS order."""
-    return [{"fdata": c.dataset_id, "rep_dim": c.rep_dim, "n_classes": c.n_classes} for c in FAM_CELLS]
+    return [
+        {"fdata": c.dataset_id, "rep_dim": c.rep_dim, "n_classes": c.n_classes}
+        for c in FAM_CELLS
+    ]
 
 
 def all_outputs():

@@ -9,18 +9,18 @@ rule compare_family:
         spectra="results/family/compare/{fdata}/M{M}.spectra.csv",
     log:
         "results/logs/compare_family/{fdata}/M{M}.log",
+    group:
+        "compare"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         layers=list(LAYERS),
         seeds=None,
         svcca_k=COMPARE["svcca_k"],
         code=code("compare.py"),
-    group:
-        "compare"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/eval.yaml"
     script:
         "../scripts/compare.py"
 
@@ -33,18 +33,18 @@ rule compare_sim:
         spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
     log:
         "results/logs/compare_sim/{data}/{method}/{head}.log",
+    group:
+        "compare"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         layers=["f"],
         seeds=sim_compare_seeds,
         svcca_k=COMPARE["svcca_k"],
         code=code("compare.py"),
-    group:
-        "compare"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/eval.yaml"
     script:
         "../scripts/compare.py"
 
@@ -54,21 +54,27 @@ rule aggregate_pairs:
         pairs=compared_files("pairs"),
         spectra=compared_files("spectra"),
     output:
-        table=report("results/tables/pairs.csv", category="Tables", caption="../report/pairs.rst"),
+        table=report(
+            "results/tables/pairs.csv",
+            category="Tables",
+            caption="../report/pairs.rst",
+        ),
         spectra="results/tables/cca_spectra.csv",
         summary="results/tables/pairs_summary.csv",
         markdown=report(
-            "results/tables/pairs_summary.md", category="Tables", caption="../report/pairs_summary.rst"
+            "results/tables/pairs_summary.md",
+            category="Tables",
+            caption="../report/pairs_summary.rst",
         ),
         meta="results/tables/pairs.meta.json",
     log:
         "results/logs/aggregate_pairs.log",
-    params:
-        cells=compared_cells(),
-        code=code("aggregate_pairs.py"),
     localrule: True
     conda:
         "../../envs/eval.yaml"
+    params:
+        cells=compared_cells(),
+        code=code("aggregate_pairs.py"),
     script:
         "../scripts/aggregate_pairs.py"
 
@@ -81,22 +87,33 @@ rule family_figures:
         features=family_files(rules.family_features.output.features),
     output:
         mcca=report(
-            "results/figures/family/mcca_vs_classes.png", category="Family", caption="../report/mcca.rst"
+            "results/figures/family/mcca_vs_classes.png",
+            category="Family",
+            caption="../report/mcca.rst",
         ),
         alignment=report(
-            "results/figures/family/alignment.png", category="Family", caption="../report/alignment.rst"
+            "results/figures/family/alignment.png",
+            category="Family",
+            caption="../report/alignment.rst",
         ),
         spectra=report(
-            "results/figures/family/cca_spectra.png", category="Family", caption="../report/spectra.rst"
+            "results/figures/family/cca_spectra.png",
+            category="Family",
+            caption="../report/spectra.rst",
         ),
-        pdfs=multiext("results/figures/family/", "mcca_vs_classes.pdf", "alignment.pdf", "cca_spectra.pdf"),
+        pdfs=multiext(
+            "results/figures/family/",
+            "mcca_vs_classes.pdf",
+            "alignment.pdf",
+            "cca_spectra.pdf",
+        ),
     log:
         "results/logs/family_figures.log",
-    params:
-        cells=family_cells_table(),
-        code=code("family_figures.py"),
     localrule: True
     conda:
         "../../envs/plot.yaml"
+    params:
+        cells=family_cells_table(),
+        code=code("family_figures.py"),
     script:
         "../scripts/family_figures.py"

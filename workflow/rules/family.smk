@@ -7,14 +7,14 @@ rule family_dataset:
         meta="results/family/datasets/{fdata}.json",
     log:
         "results/logs/family_dataset/{fdata}.log",
-    params:
-        data=family_data_params,
-        code=code("family_dataset.py"),
+    conda:
+        "../../envs/torch.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        data=family_data_params,
+        code=code("family_dataset.py"),
     script:
         "../scripts/family_dataset.py"
 
@@ -28,17 +28,17 @@ rule family_train:
         summary="results/family/models/{fdata}/M{M}.json",
     log:
         "results/logs/family_train/{fdata}/M{M}.log",
-    params:
-        cell=family_train_params,
-        allow_cpu=SIM["train"]["allow_cpu"],
-        code=code("family_train.py"),
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         gpu=config["resources"]["gpus"],
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=family_train_runtime,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        cell=family_train_params,
+        allow_cpu=SIM["train"]["allow_cpu"],
+        code=code("family_train.py"),
     script:
         "../scripts/family_train.py"
 
@@ -53,12 +53,12 @@ rule family_features:
         features="results/family/features/{fdata}/M{M}.npz",
     log:
         "results/logs/family_features/{fdata}/M{M}.log",
-    params:
-        code=code("family_features.py"),
+    conda:
+        "../../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        code=code("family_features.py"),
     script:
         "../scripts/family_features.py"

@@ -7,14 +7,27 @@ rule figures:
         curves=rules.aggregate_probes.output.curves,
         meta=rules.aggregate_probes.output.meta,
     output:
-        heatmap=report("results/figures/r2_heatmap.png", category="Figures", caption="../report/heatmap.rst"),
+        heatmap=report(
+            "results/figures/r2_heatmap.png",
+            category="Figures",
+            caption="../report/heatmap.rst",
+        ),
         vs_classes=report(
-            "results/figures/r2_vs_classes.png", category="Figures", caption="../report/vs_classes.rst"
+            "results/figures/r2_vs_classes.png",
+            category="Figures",
+            caption="../report/vs_classes.rst",
         ),
         curves=report(
-            "results/figures/training_curves.png", category="Figures", caption="../report/curves.rst"
+            "results/figures/training_curves.png",
+            category="Figures",
+            caption="../report/curves.rst",
         ),
-        pdfs=multiext("results/figures/", "r2_heatmap.pdf", "r2_vs_classes.pdf", "training_curves.pdf"),
+        pdfs=multiext(
+            "results/figures/",
+            "r2_heatmap.pdf",
+            "r2_vs_classes.pdf",
+            "training_curves.pdf",
+        ),
         axes=report(
             directory("results/figures/axes"),
             patterns=["{name}.png"],
@@ -23,12 +36,12 @@ rule figures:
         ),
     log:
         "results/logs/figures.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
     params:
         axes=extra_axes(),
         bases=sweep_bases(),
         code=code("figures.py"),
-    localrule: True
-    conda:
-        "../../envs/plot.yaml"
     script:
         "../scripts/figures.py"

@@ -8,21 +8,27 @@ rule paper_comparison:
         published=PUBLISHED,
     output:
         table=report(
-            "results/tables/paper_comparison.csv", category="Paper", caption="../report/paper.rst"
+            "results/tables/paper_comparison.csv",
+            category="Paper",
+            caption="../report/paper.rst",
         ),
         markdown=report(
-            "results/tables/paper_comparison.md", category="Paper", caption="../report/paper.rst"
+            "results/tables/paper_comparison.md",
+            category="Paper",
+            caption="../report/paper.rst",
         ),
         figure=report(
-            "results/figures/paper_comparison.png", category="Paper", caption="../report/paper_fig.rst"
+            "results/figures/paper_comparison.png",
+            category="Paper",
+            caption="../report/paper_fig.rst",
         ),
         pdf="results/figures/paper_comparison.pdf",
     log:
         "results/logs/paper_comparison.log",
-    params:
-        code=code("paper_comparison.py"),
     localrule: True
     conda:
         "../../envs/plot.yaml"
+    params:
+        code=code("paper_comparison.py"),
     script:
         "../scripts/paper_comparison.py"

@@ -7,16 +7,16 @@ rule generate_dataset:
         meta="results/sim/datasets/{data}.json",
     log:
         "results/logs/generate_dataset/{data}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         dgp=dataset_params,
         n_eval=SIM["data"]["n_eval"],
         n_monitor=SIM["data"]["n_monitor"],
         code=code("generate_dataset.py"),
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/generate_dataset.py"
 
@@ -33,18 +33,18 @@ if PACK_SIZE == 1:
             summary=TRAINED["summary"],
         log:
             "results/logs/train/{data}/{method}/{head}/seed{seed}.log",
-        params:
-            train=train_params,
-            checkpoint=checkpoint_path,
-            allow_cpu=SIM["train"]["allow_cpu"],
-            code=code("train.py"),
+        conda:
+            "../../envs/torch.yaml"
         threads: SIM["train"]["threads"]
         resources:
             gpu=config["resources"]["gpus"],
             mem_mb=train_mem,
             runtime=train_runtime,
-        conda:
-            "../../envs/torch.yaml"
+        params:
+            train=train_params,
+            checkpoint=checkpoint_path,
+            allow_cpu=SIM["train"]["allow_cpu"],
+            code=code("train.py"),
         script:
             "../scripts/train.py"
 
@@ -65,19 +65,19 @@ for pack in PACKS:
             summary=pack_files(pack, TRAINED["summary"]),
         log:
             f"results/logs/train_pack/{pack.id}.log",
+        conda:
+            "../../envs/torch.yaml"
+        threads: SIM["train"]["threads"]
+        resources:
+            gpu=config["resources"]["gpus"],
+            mem_mb=pack_mem(pack),
+            runtime=pack_runtime(pack),
         params:
             pack=pack.id,
             members=pack_params(pack),
             checkpoint=f"results/checkpoints/sim/packs/{pack.id}.ckpt",
             allow_cpu=SIM["train"]["allow_cpu"],
             code=code("train_pack.py"),
-        threads: SIM["train"]["threads"]
-        resources:
-            gpu=config["resources"]["gpus"],
-            mem_mb=pack_mem(pack),
-            runtime=pack_runtime(pack),
-        conda:
-            "../../envs/torch.yaml"
         script:
             "../scripts/train_pack.py"
 
@@ -91,15 +91,15 @@ rule extract_features:
         features="results/sim/features/{data}/{method}/{head}/seed{seed}.npz",
     log:
         "results/logs/extract_features/{data}/{method}/{head}/seed{seed}.log",
-    params:
-        method="{method}",
-        code=code("extract_features.py"),
+    conda:
+        "../../envs/torch.yaml"
     resources:
         gpu=config["resources"]["gpus"],
         mem_mb=4000,
         runtime=15,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        method="{method}",
+        code=code("extract_features.py"),
     script:
         "../scripts/extract_features.py"
 
@@ -111,17 +111,17 @@ rule probe:
         probe="results/sim/probes/{data}/{method}/{head}/seed{seed}.json",
     log:
         "results/logs/probe/{data}/{method}/{head}/seed{seed}.log",
+    group:
+        "probe"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         kappa=cell_kappa,
         probe=SIM["probe"],
         temperature=SIM["train"]["temperature"],
         code=code("probe.py"),
-    group:
-        "probe"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/eval.yaml"
     script:
         "../scripts/probe.py"

@@ -1,11 +1,10 @@
 """Rule aggregate_probes: tidy per-model table, mean ± std summary (CSV + Markdown), all curves."""
 
-import pandas as pd
 
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json, atomic_path, read_json
 from linid.pipeline.tracking import job_run
-from linid.report.tables import curves_table, markdown_table, probe_summary, tidy_table
+from linid.report.tables import curves_table, markdown_table, probe_summary, read_table, tidy_table
 
 
 def main(smk) -> None:
@@ -13,7 +12,7 @@ def main(smk) -> None:
     index = {tuple(m): k for k, m in enumerate(smk.params.models)}
     probes = [read_json(p) for p in smk.input.probes]
     trains = [read_json(p) for p in smk.input.summaries]
-    curves = [pd.read_csv(p) for p in smk.input.curves]
+    curves = [read_table(p) for p in smk.input.curves]
     rows = smk.params.rows
     head = {True: "unit", False: "free"}
     order = [index[(r["dataset_id"], r["method"], head[r["normalize_w"]], r["seed"])] for r in rows]

@@ -5,7 +5,7 @@ import pandas as pd
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json, atomic_path
 from linid.pipeline.tracking import job_run
-from linid.report.tables import markdown_pairs, pairs_summary
+from linid.report.tables import markdown_pairs, pairs_summary, read_table
 
 #: the identifying columns every compared cell carries (params.cells, one record per input file)
 CELL_KEYS = ["experiment", "cell", "method", "head", "rep_dim", "n_classes", "diverse"]
@@ -13,7 +13,7 @@ CELL_KEYS = ["experiment", "cell", "method", "head", "rep_dim", "n_classes", "di
 
 def with_cell(path: str, cell: dict) -> pd.DataFrame:
     """The rows of one compare job, with its cell's identifying columns in front."""
-    frame = pd.read_csv(path)
+    frame = read_table(path)
     for i, key in enumerate(CELL_KEYS):
         frame.insert(i, key, cell[key])
     return frame

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_path
+from linid.pipeline.io import atomic_path, load_npz
 from linid.pipeline.tracking import job_run
 from linid.probes.pairs import pairwise
 
@@ -12,14 +12,13 @@ from linid.probes.pairs import pairwise
 def load_features(paths: list[str], seeds: list[int] | None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Family cell: one file holds every seed. Simulation cell: one file per seed, in ``seeds`` order."""
     if seeds is None:
-        with np.load(paths[0]) as f:
-            arrays = {k: f[k] for k in f.files}
+        arrays = load_npz(paths[0])
         return arrays, [str(arrays["job_uid"])]
     arrays, uids = {}, []
     for path, seed in zip(paths, seeds, strict=True):
-        with np.load(path) as f:
-            arrays[f"f_s{seed}"] = f["features"]
-            uids.append(str(f["job_uid"]))
+        f = load_npz(path)
+        arrays[f"f_s{seed}"] = f["features"]
+        uids.append(str(f["job_uid"]))
     arrays["seeds"] = np.asarray(sorted(seeds))
     return arrays, uids
 

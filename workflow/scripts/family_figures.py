@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import read_json
+from linid.pipeline.io import load_npz, read_json
 from linid.pipeline.tracking import job_run
 from linid.report.family_figures import alignment, cca_spectra, mcca_vs_classes
+from linid.report.tables import read_table
 
 
 def pick_alignment_cell(cells: list[dict]) -> int:
@@ -20,19 +20,19 @@ def pick_alignment_cell(cells: list[dict]) -> int:
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    table = pd.read_csv(smk.input.table)
+    table = read_table(smk.input.table)
     family = table[table["experiment"] == "family"]
     upstream = [read_json(smk.input.meta)["job_uid"]]
     with job_run(smk.rule, {}, {"cells": len(smk.params.cells)}, upstream=upstream) as run:
-        spectra = pd.read_csv(smk.input.spectra)
+        spectra = read_table(smk.input.spectra)
         written = mcca_vs_classes(family, Path(smk.output.mcca).with_suffix(""))
         written += cca_spectra(spectra[spectra["experiment"] == "family"],
                                Path(smk.output.spectra).with_suffix(""))
         i = pick_alignment_cell(smk.params.cells)
         cell = smk.params.cells[i]
-        with np.load(smk.input.features[i]) as f:
-            seeds = [int(s) for s in f["seeds"]]
-            fa, fb, y = f[f"f_s{seeds[0]}"], f[f"f_s{seeds[1]}"], f["eval_y"]
+        f = load_npz(smk.input.features[i])
+        seeds = [int(s) for s in f["seeds"]]
+        fa, fb, y = f[f"f_s{seeds[0]}"], f[f"f_s{seeds[1]}"], f["eval_y"]
         if fa.shape[1] == 1:  # M = 1: show the single coordinate against the input index
             fa, fb = (np.hstack([a, np.zeros_like(a)]) for a in (fa, fb))
         title = f"K = {cell['n_classes']}, M = {cell['rep_dim']}: seeds {seeds[0]} and {seeds[1]}"

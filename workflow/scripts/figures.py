@@ -2,20 +2,19 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from linid.names import GRID_AXES
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.report import sim_figures
 from linid.report.selection import slice_sweeps, with_head_label
+from linid.report.tables import read_table
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    table = with_head_label(pd.read_csv(smk.input.table))
-    curves = with_head_label(pd.read_csv(smk.input.curves))
+    table = with_head_label(read_table(smk.input.table))
+    curves = with_head_label(read_table(smk.input.curves))
     bases = smk.params.bases
     out_dir = Path(smk.output.axes)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,18 +2,17 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_path, read_json
 from linid.pipeline.tracking import job_run
 from linid.report.paper import compare, load_published, markdown, paper_comparison
+from linid.report.tables import read_table
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
     published = load_published(smk.input.published)
-    probes = pd.read_csv(smk.input.table)
+    probes = read_table(smk.input.table)
     upstream = [read_json(smk.input.meta)["job_uid"]]
     with job_run(smk.rule, {}, {"n_published": len(published)}, upstream=upstream) as run:
         table = compare(published, probes)

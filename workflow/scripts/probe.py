@@ -1,17 +1,15 @@
 """Rule probe: every metric of docs/science.md §3 on one model's stored features."""
 
-import numpy as np
 
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
+from linid.pipeline.io import atomic_json, load_npz
 from linid.pipeline.tracking import job_run
 from linid.probes.suite import probe_metrics
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    with np.load(smk.input.features) as f:
-        arrays = {k: f[k] for k in f.files}
+    arrays = load_npz(smk.input.features)
     features_uid = str(arrays["job_uid"])
     p = smk.params.probe
     with job_run(smk.rule, dict(smk.wildcards), {"probe": p, "kappa": smk.params.kappa}, upstream=[features_uid]) as run:
