@@ -46,7 +46,9 @@ def write_trained(
     paths: dict[str, str], result: TrainResult, train_params: dict, summary: dict, run: JobRun
 ) -> None:
     """Model, curve and summary of one model to ``paths`` (keys model, curve, summary); closing
-    metrics (``train_seconds``, ``steps_per_second``) and the curve to its run."""
+    metrics (``train_seconds``, ``steps_per_second``), the resume step (if any) and the curve to its run."""
+    if result.resumed_from:
+        run.set_tag("linid.resumed_from_step", str(result.resumed_from))
     steps = summary["steps"]
     per_second = (steps - result.resumed_from) / max(result.seconds, 1e-9)
     run.log_metrics({"train_seconds": result.seconds, "steps_per_second": per_second}, steps)

@@ -47,8 +47,6 @@ def main(smk) -> int:
             log.error("%s", exc)
             run.set_tag("linid.interrupted", str(exc))
             raise
-        if result.resumed_from:
-            run.set_tag("linid.resumed_from_step", str(result.resumed_from))
         summary = train_summary(cfg, process, result, run, meta["job_uid"])
         paths = {"model": smk.output.model, "curve": smk.output.curve, "summary": smk.output.summary}
         write_trained(paths, result, smk.params.train, summary, run)

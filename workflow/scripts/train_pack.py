@@ -71,8 +71,6 @@ def main(smk) -> int:
                 run.set_tag("linid.interrupted", str(exc))
             raise
         for i, (m, cfg, proc, result, run) in enumerate(zip(members, cfgs, procs, results, runs, strict=True)):
-            if result.resumed_from:
-                run.set_tag("linid.resumed_from_step", str(result.resumed_from))
             summary = train_summary(cfg, proc, result, run, metas[m["data"]]["job_uid"])
             summary.update(pack=smk.params.pack, pack_size=k)
             paths = {"model": smk.output.model[i], "curve": smk.output.curve[i], "summary": smk.output.summary[i]}
