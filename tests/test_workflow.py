@@ -113,6 +113,11 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     # a figure walks back to training: figures → aggregate → probes → features → train
     table = pd.read_csv(repo / "results" / "tables" / "probes.csv")
     assert set(table["train_run_id"]) == set(train["run_id"])
+    # one table in the UI: every train run carries its model's final probe metrics (issue 12)
+    copied = train.set_index("run_id")["metrics.probe.r2_affine"]
+    expected = table.set_index("train_run_id")["r2_affine"]
+    assert (copied.loc[expected.index] - expected).abs().max() < 1e-12
+    assert train["params.dgp.latent_dim"].notna().all()
 
 
 def test_report_is_generated(repo):

@@ -144,6 +144,7 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
         n += 1
     for target, name in experiments:
         retry(lambda: link_upstream(target, name))
+        retry(lambda: probes_onto_training(target, name))
     return n
 
 
@@ -176,4 +177,49 @@ def link_upstream(uri: str, experiment: str) -> int:
         if all(ids):
             client.set_tag(r.info.run_id, "linid.upstream_run_ids", ",".join(ids))
             n += 1
+    return n
+
+
+PROBE_PREFIX = "probe."
+
+
+def probes_onto_training(uri: str, experiment: str) -> int:
+    """Copy each model's final probe metrics onto its training run, as ``probe.<metric>``.
+
+    The training run already carries the cell's parameters (``params.dgp.*``, ``params.train.*``),
+    so the MLflow UI's table of ``train`` runs can be sorted by ``metrics.probe.r2_affine`` next to
+    them: one table, one row per trained model. The chain is walked through the resolved upstream
+    links (probe → extract_features → train); a rerun probe replaces the copied values and the tag
+    ``linid.probe_run_id`` names the probe run they came from. Returns how many runs were updated.
+    """
+    import time as _time
+
+    from mlflow.entities import Metric, RunTag
+
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    runs = client.search_runs([exp.experiment_id], max_results=50000)
+    by_id = {r.info.run_id: r for r in runs}
+
+    def upstream(run, rule: str):
+        ids = [i for i in run.data.tags.get("linid.upstream_run_ids", "").split(",") if i]
+        found = [by_id[i] for i in ids if i in by_id and by_id[i].data.tags.get("linid.rule") == rule]
+        return found[0] if len(found) == 1 else None
+
+    n = 0
+    for probe in runs:
+        if probe.data.tags.get("linid.rule") != "probe" or probe.info.status != "FINISHED":
+            continue
+        features = upstream(probe, "extract_features")
+        train = upstream(features, "train") if features is not None else None
+        if train is None or train.data.tags.get("linid.probe_run_id") == probe.info.run_id:
+            continue
+        now = int(_time.time() * 1000)
+        metrics = [Metric(PROBE_PREFIX + k, v, now, 0) for k, v in sorted(probe.data.metrics.items())]
+        tags = [RunTag("linid.probe_run_id", probe.info.run_id)]
+        for i in range(0, max(len(metrics), 1), 1000):
+            client.log_batch(train.info.run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+        n += 1
     return n

@@ -201,3 +201,38 @@ def test_the_workflow_end_never_fails_on_the_store(store, monkeypatch):
 
     monkeypatch.setattr("linid.pipeline.store.replay_pending", broken)
     assert "could not send the journals" in send_pending(store["uri"], store["pending"])
+
+
+def test_final_probe_metrics_reach_the_training_run_and_follow_a_rerun_probe(store):
+    """One table in the UI: each ``train`` run carries its model's final probe metrics next to the
+    cell's parameters, and a rerun probe replaces them."""
+    kw = dict(uri=store["uri"], experiment="exp", pending_dir=store["pending"])
+    trains = []
+    for seed in ("0", "1"):
+        with JobRun("train", {"seed": seed}, {"dgp": {"latent_dim": 5}}, live=True, flush_seconds=0, **kw) as t:
+            t.log_metrics({"loss": 1.0}, step=10)
+        trains.append(t)
+    for t, r2 in zip(trains, (0.9, 0.4), strict=True):
+        with JobRun("extract_features", {"seed": t.tags["linid.wc.seed"]}, upstream=[t.uid], **kw) as f:
+            pass
+        with JobRun("probe", {"seed": t.tags["linid.wc.seed"]}, upstream=[f.uid], **kw) as p:
+            p.log_metrics({"r2_affine": r2, "mae_sv": 0.1})
+    assert replay_pending(store["pending"]) == 4
+    by_seed = {r.data.tags["linid.wc.seed"]: r for r in _runs(store["uri"]) if r.data.tags["linid.rule"] == "train"}
+    assert by_seed["0"].data.metrics["probe.r2_affine"] == 0.9 and by_seed["1"].data.metrics["probe.r2_affine"] == 0.4
+    assert by_seed["0"].data.metrics["probe.mae_sv"] == 0.1 and by_seed["0"].data.params["dgp.latent_dim"] == "5"
+    assert by_seed["0"].data.metrics["loss"] == 1.0  # training's own metrics untouched
+    # sortable in one query, as the UI's table is
+    client = mlflow_client(store["uri"])
+    exp = client.get_experiment_by_name("exp")
+    ordered = client.search_runs([exp.experiment_id], "tags.`linid.rule` = 'train'", order_by=["metrics.`probe.r2_affine` DESC"])
+    assert [r.data.tags["linid.wc.seed"] for r in ordered] == ["0", "1"]
+    # the probe of seed 1 reruns on the same features: its new value replaces the copy
+    with JobRun("probe", {"seed": "1"}, upstream=[f.uid], **kw) as p2:
+        p2.log_metrics({"r2_affine": 0.95, "mae_sv": 0.2})
+    replay_pending(store["pending"])
+    by_seed = {r.data.tags["linid.wc.seed"]: r for r in _runs(store["uri"]) if r.data.tags["linid.rule"] == "train"}
+    assert by_seed["1"].data.metrics["probe.r2_affine"] == 0.95
+    probe_run = next(r for r in _runs(store["uri"]) if r.data.tags["linid.job_uid"] == p2.uid)
+    assert by_seed["1"].data.tags["linid.probe_run_id"] == probe_run.info.run_id
+    assert by_seed["0"].data.metrics["probe.r2_affine"] == 0.9
