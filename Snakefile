@@ -42,6 +42,8 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/family.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/images.smk"
+include: "workflow/rules/byo.smk"
 
 
 rule all:

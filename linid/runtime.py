@@ -83,11 +83,11 @@ def precision(mode: str, device: torch.device) -> Iterator[None]:
 
 
 def progress_line(label: str, done: int, total: int, start: int, seconds: float, loss: float,
-                  r2: float | None = None) -> str:
+                  r2: float | None = None, unit: str = "step") -> str:
     """``label: step done/total (p %), loss, monitor R², steps/s, ETA`` for ``tail -f`` of a job log."""
     rate = (done - start) / max(seconds, 1e-9)
     eta = (total - done) / max(rate, 1e-9)
     hours, rest = divmod(int(eta), 3600)
     r2_part = f", monitor R² {r2:.4f}" if r2 is not None else ""
-    return (f"{label}: step {done}/{total} ({100 * done / total:.0f} %), loss {loss:.4f}{r2_part}, "
-            f"{rate:.1f} steps/s, ETA {hours}:{rest // 60:02d}:{rest % 60:02d}")
+    return (f"{label}: {unit} {done}/{total} ({100 * done / total:.0f} %), loss {loss:.4f}{r2_part}, "
+            f"{rate:.{3 if unit == 'epoch' else 1}f} {unit}s/s, ETA {hours}:{rest // 60:02d}:{rest % 60:02d}")

@@ -162,8 +162,12 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
             "config key simulation.sweeps: missing; give at least one sweep, or set "
             "simulation.enabled: false"
         )
-    if not sim_on and not fam_on:
-        out.append("config: nothing to run (simulation.enabled and family.enabled are both false)")
+    images = config.get("images") or {}
+    byo = config.get("byo") or {}
+    if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled")):
+        out.append("config: nothing to run (simulation, family, images and byo are all disabled)")
+    out += image_problems(images)
+    out += byo_problems(byo, images)
     data = sim.get("data") or {}
     for name, sweep in (sim.get("sweeps") or {}).items():
         axes = sweep.get("axes") or {}
@@ -183,6 +187,72 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
             f"config key simulation.data.n_eval = {data.get('n_eval')}: must be >= "
             f"probe.n_affine + probe.n_linear = {need}"
         )
+    return out
+
+
+#: images a rendered dSprites grid holds (linid.images.dsprites.N_IMAGES; kept here to stay import-light)
+DSPRITES_IMAGES = 737_280
+
+
+def image_problems(images: dict) -> list[str]:
+    """The image experiment's cross-field checks: datasets given, files present, sizes possible."""
+    if not images.get("enabled"):
+        return []
+    out = []
+    datasets = images.get("datasets") or {}
+    if not datasets:
+        out.append("config key images.datasets: empty; give at least one dataset, or set images.enabled: false")
+    for name, d in datasets.items():
+        where = f"config key images.datasets.{name}"
+        layout, path = d.get("layout", "dsprites"), d.get("path", "")
+        if not path:
+            if layout != "dsprites":
+                out.append(f"{where}.path: empty, but only the dsprites layout can be rendered here; give the "
+                           f"{layout} file's path")
+            elif (d.get("subsample") or 0) > DSPRITES_IMAGES:
+                out.append(f"{where}.subsample = {d['subsample']}: the dSprites grid has {DSPRITES_IMAGES} images")
+        elif not Path(path).is_file():
+            out.append(f"{where}.path = {path!r}: no such file")
+    return out
+
+
+def byo_problems(byo: dict, images: dict) -> list[str]:
+    """Bring-your-own checks that need no file contents (the files' own checks run in common.smk)."""
+    if not byo.get("enabled"):
+        return []
+    source = byo.get("source", "files")
+    out = []
+    if source == "files":
+        models = byo.get("models") or {}
+        if len(models) < 2:
+            out.append(f"config key byo.models: {len(models)} model(s); the comparisons need at least 2")
+        for name, path in models.items():
+            if not Path(path).is_file():
+                out.append(f"config key byo.models.{name} = {path!r}: no such file")
+        if byo.get("factors") and not Path(byo["factors"]).is_file():
+            out.append(f"config key byo.factors = {byo['factors']!r}: no such file")
+    else:
+        if byo.get("models") or byo.get("factors"):
+            out.append(f"config key byo.source = {source}: the models and factors come from that source; "
+                       "leave byo.models and byo.factors empty (or use source: files)")
+    if source == "images":
+        name = byo.get("images_dataset", "")
+        exp = images.get("export_activations") or {}
+        if not (images.get("enabled") and exp.get("enabled")):
+            out.append("config key byo.source = images: needs images.enabled and images.export_activations.enabled")
+        if name not in (images.get("datasets") or {}):
+            out.append(f"config key byo.images_dataset = {name!r}: not one of images.datasets "
+                       f"({', '.join(images.get('datasets') or {}) or 'none'})")
+        rows = exp.get("rows", 2000)
+        k = byo.get("svcca_k")
+        if k is None or k > rows // 2:
+            out.append(f"config key byo.svcca_k = {k}: with source images, layers are far wider than the "
+                       f"{rows} exported rows (pixels: 4096 per channel, features: 512), and CCA overfits "
+                       f"beyond rows/2 columns; set byo.svcca_k <= {rows // 2} (e.g. 20) so that wide layers "
+                       "are reduced to their top principal directions, or export more rows")
+        n_models = len(images.get("models") or ["pixels", "mlp", "cnn"]) * len(images.get("seeds") or [0, 1, 2])
+        if n_models < 2:
+            out.append("config key byo.source = images: the image experiment has fewer than 2 models to compare")
     return out
 
 

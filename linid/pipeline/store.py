@@ -109,28 +109,31 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
 
     Returns how many journals were written. A journal is deleted only after its run is complete.
     """
-    from mlflow.entities import Metric, Param
 
     pending = Path(pending_dir)
     paths = sorted(pending.glob("*.json"), key=lambda p: float(p.name.split("-")[0]))
     experiments: set[tuple[str, str]] = set()
     n = 0
     for path in paths:
-        j = json.loads(path.read_text())
+        try:
+            j = json.loads(path.read_text())
+        except ValueError as exc:  # a truncated journal: keep it aside, never block the others
+            _reject(path, f"unreadable ({exc})")
+            continue
         target = uri or os.environ.get(ENV_URI) or j["uri"]
         client = mlflow_client(target)
         exp_id = retry(lambda: ensure_experiment(target, j["experiment"], attempts=1))
         # the job's own start and end times (journals written before they carried them: now)
         run_id = retry(lambda: client.create_run(exp_id, start_time=j.get("start_time"), tags=j["tags"]).info.run_id)
-        params = [Param(k, v) for k, v in j["params"].items()]
-        for i in range(0, len(params), 100):
-            retry(lambda c=params[i : i + 100]: client.log_batch(run_id, params=c))
-        metrics = [Metric(k, v, ts, s) for k, v, ts, s in j["metrics"]]
-        for i in range(0, len(metrics), 1000):
-            retry(lambda c=metrics[i : i + 1000]: client.log_batch(run_id, metrics=c))
-        for art in j["artifacts"]:
-            if Path(art).exists():
-                retry(lambda a=art: client.log_artifact(run_id, a))
+        try:
+            _write_run(client, run_id, j)
+        except Exception as exc:
+            if not _rejected_by_store(exc):
+                raise  # the store went away: the journal stays and is sent next time
+            client.set_terminated(run_id, "FAILED")
+            client.delete_run(run_id)
+            _reject(path, f"refused by the store ({exc})")
+            continue
         retry(lambda: client.set_terminated(run_id, j["status"], end_time=j.get("end_time")))
         if j.get("partial_run_id"):
             try:
@@ -146,6 +149,35 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
         retry(lambda: link_upstream(target, name))
         retry(lambda: probes_onto_training(target, name))
     return n
+
+
+def _write_run(client, run_id: str, j: dict) -> None:
+    """A journal's params, metrics and artifacts onto ``run_id``."""
+    from mlflow.entities import Metric, Param
+
+    params = [Param(k, v) for k, v in j["params"].items()]
+    for i in range(0, len(params), 100):
+        retry(lambda c=params[i : i + 100]: client.log_batch(run_id, params=c), attempts=3)
+    metrics = [Metric(k, v, ts, s) for k, v, ts, s in j["metrics"]]
+    for i in range(0, len(metrics), 1000):
+        retry(lambda c=metrics[i : i + 1000]: client.log_batch(run_id, metrics=c), attempts=3)
+    for art in j["artifacts"]:
+        if Path(art).exists():
+            retry(lambda a=art: client.log_artifact(run_id, a))
+
+
+def _rejected_by_store(exc: Exception) -> bool:
+    """True when the store answered and refused the data (retrying cannot help)."""
+    code = getattr(exc, "error_code", "")
+    return code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_ALREADY_EXISTS")
+
+
+def _reject(path: Path, why: str) -> None:
+    """Move a journal the store will never take to ``<pending>/rejected/`` (kept for inspection)."""
+    dest = path.parent / "rejected" / path.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, dest)
+    log.error("MLflow journal %s %s; moved to %s so that the other journals are sent", path.name, why, dest)
 
 
 def send_pending(uri: str, pending: str | Path) -> str:

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -72,10 +73,19 @@ def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = 
     return tags
 
 
+_NAME_OK = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_name(name: str) -> str:
+    """A metric or param key MLflow accepts: other characters (``=``, ``,``, ``(``…, which factor
+    and layer names brought by users may hold) become ``_``."""
+    return _NAME_OK.sub("_", str(name))
+
+
 def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in params.items():
-        key = f"{prefix}{k}"
+        key = metric_name(f"{prefix}{k}")
         if isinstance(v, dict):
             out.update(_flatten(v, key + "."))
         else:
@@ -191,7 +201,7 @@ class JobRun:
         for k, v in metrics.items():
             if v is None:
                 continue
-            row = (k, float(v), ts, int(step))
+            row = (metric_name(k), float(v), ts, int(step))
             self._buffer.append(row)
             self._journal_metrics.append(row)
         if self._online and time.monotonic() - self._last_flush > self.flush_seconds:

@@ -236,3 +236,22 @@ def test_final_probe_metrics_reach_the_training_run_and_follow_a_rerun_probe(sto
     probe_run = next(r for r in _runs(store["uri"]) if r.data.tags["linid.job_uid"] == p2.uid)
     assert by_seed["1"].data.tags["linid.probe_run_id"] == probe_run.info.run_id
     assert by_seed["0"].data.metrics["probe.r2_affine"] == 0.9
+
+
+def test_names_mlflow_refuses_are_made_safe_and_a_refused_journal_never_blocks_the_rest(store):
+    kw = dict(uri=store["uri"], experiment="exp", pending_dir=store["pending"])
+    with JobRun("byo_probe", {"m": "a"}, {"factor=shape": 1}, **kw) as run:
+        run.log_metrics({"pixels.shape=0.accuracy": 0.5, "r(x, y)": 0.25})
+    (first,) = store["pending"].glob("*.json")
+    j = json.loads(first.read_text())
+    assert [m[0] for m in j["metrics"]] == ["pixels.shape_0.accuracy", "r_x_ y_"] and "factor_shape" in j["params"]
+    # a journal the store refuses (here written by hand with a forbidden name) is set aside ...
+    j["metrics"][0][0] = "bad=name"
+    first.write_text(json.dumps(j))
+    with JobRun("probe", {"seed": "1"}, **kw) as good:
+        good.log_metrics({"r2": 0.5})
+    assert replay_pending(store["pending"]) == 1  # ... and the next one is still sent
+    (r,) = _runs(store["uri"])
+    assert r.data.tags["linid.job_uid"] == good.uid
+    assert [p.name for p in (store["pending"] / "rejected").iterdir()] == [first.name]
+    assert not list(store["pending"].glob("*.json"))

@@ -67,6 +67,11 @@ wildcard_constraints:
     head="|".join(HEADS),
     seed=r"\d+",
     fdata=r"K\d+_s\d+",
+    dataset=r"[a-z][a-z0-9_]*",
+    model="pixels|linear|mlp|cnn",
+    bmodel=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    bmodel_a=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    bmodel_b=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     M=r"\d+",
 
 
@@ -344,8 +349,205 @@ def family_cells_table():
     ]
 
 
+# -- [R] §4.2 DisLib images: datasets, models, seeds as records -----------------------------------
+IMG = config["images"]
+IMG_DATASET_DEFAULTS = {
+    "layout": "dsprites",
+    "path": "",
+    "subsample": None,
+    "subsample_seed": 0,
+}
+IMG_DATASETS = (
+    {n: {**IMG_DATASET_DEFAULTS, **d} for n, d in IMG["datasets"].items()}
+    if IMG["enabled"]
+    else {}
+)
+IMG_MODELS = [
+    (ds, m, rep) for ds in IMG_DATASETS for m in IMG["models"] for rep in IMG["seeds"]
+]
+IMG_TRAINED = [(ds, m, rep) for ds, m, rep in IMG_MODELS if m != "pixels"]
+PUBLISHED_TABLE4 = "workflow/resources/published_reizinger2025_table4.csv"
+# what image_train writes per model (image_probe and image_activations read it)
+IMG_TRAIN_OUT = {
+    "model": "results/images/models/{dataset}/{model}/seed{seed}/model.pt",
+    "curve": "results/images/models/{dataset}/{model}/seed{seed}/curve.csv",
+    "summary": "results/images/models/{dataset}/{model}/seed{seed}/train.json",
+}
+
+
+def image_rendered(dataset):
+    return not IMG_DATASETS[dataset]["path"]
+
+
+def image_source(wildcards):
+    """The file ``image_data`` reads: the user's, or the rendered dSprites grid."""
+    if image_rendered(wildcards.dataset):
+        return {
+            "source": f"results/images/source/{wildcards.dataset}.npz",
+            "meta": f"results/images/source/{wildcards.dataset}.json",
+        }
+    return {"source": IMG_DATASETS[wildcards.dataset]["path"]}
+
+
+def render_params(wildcards):
+    d = IMG_DATASETS[wildcards.dataset]
+    return {"subsample": d["subsample"], "subsample_seed": d["subsample_seed"]}
+
+
+def image_data_params(wildcards):
+    """Layout and rows of one dataset (a rendered grid is already subsampled when rendered)."""
+    d = IMG_DATASETS[wildcards.dataset]
+    rows = None if image_rendered(wildcards.dataset) else d["subsample"]
+    return {
+        "layout": d["layout"],
+        "rows": rows,
+        "subsample_seed": d["subsample_seed"],
+    }
+
+
+def image_seed(wildcards):
+    """The official seed of repetition ``seed``: seed_offset + rep."""
+    return IMG["seed_offset"] + int(wildcards.seed)
+
+
+def image_epochs(model):
+    return IMG["train"]["max_epochs_by_model"].get(model, IMG["train"]["max_epochs"])
+
+
+def image_train_params(wildcards):
+    skip = ("allow_cpu", "max_epochs_by_model")
+    t = {k: v for k, v in IMG["train"].items() if k not in skip}
+    t["max_epochs"] = image_epochs(wildcards.model)
+    return {"model": wildcards.model, "seed": image_seed(wildcards), **t}
+
+
+def image_model_input(wildcards):
+    """The trained model and its summary (none for the pixels baseline)."""
+    if wildcards.model == "pixels":
+        return {}
+    w = wildcards
+    return {
+        "model": IMG_TRAIN_OUT["model"].format(
+            dataset=w.dataset, model=w.model, seed=w.seed
+        ),
+        "summary": IMG_TRAIN_OUT["summary"].format(
+            dataset=w.dataset, model=w.model, seed=w.seed
+        ),
+    }
+
+
+def image_checkpoint(wildcards):
+    w = wildcards
+    return f"results/checkpoints/images/{w.dataset}/{w.model}/seed{w.seed}.ckpt"
+
+
+def image_fraction(dataset):
+    """Fraction of the full dataset a configured dataset keeps (for the paper comparison)."""
+    d = IMG_DATASETS[dataset]
+    if d["subsample"] is None:
+        return 1.0
+    if d["layout"] == "dsprites":
+        return d["subsample"] / 737_280
+    return float("nan")  # the file's size is known only once it is read
+
+
+def image_runtime(wildcards, attempt):
+    """Minutes: image_train_minutes at 100 epochs of the full data, scaled by both, x attempt."""
+    d = IMG_DATASETS[wildcards.dataset]
+    frac = image_fraction(wildcards.dataset)
+    frac = 1.0 if frac != frac else frac
+    full = config["resources"]["image_train_minutes"]
+    epochs = image_epochs(wildcards.model)
+    return int(max(10, full * frac * epochs / 100) * attempt)
+
+
+def image_mem(wildcards, attempt):
+    return config["resources"]["image_train_mem_mb"] * attempt
+
+
+def image_files(pattern, models=None):
+    models = IMG_MODELS if models is None else models
+    return [pattern.format(dataset=d, model=m, seed=s) for d, m, s in models]
+
+
+def image_budgets():
+    return [
+        {
+            "dataset": d,
+            "model": m,
+            "data_fraction": image_fraction(d),
+            "max_epochs": image_epochs(m),
+        }
+        for d in IMG_DATASETS
+        for m in IMG["models"]
+    ]
+
+
+def image_curve_keys():
+    return [{"dataset": d, "model": m, "seed": int(s)} for d, m, s in IMG_TRAINED]
+
+
+def image_outputs():
+    if not IMG_DATASETS:
+        return []
+    out = [rules.image_tables.output.table]
+    if IMG_TRAINED:
+        out.append(rules.image_curves.output.figure)
+    if IMG["export_activations"]["enabled"]:
+        out += image_files(rules.image_activations.output.activations)
+        out += [
+            rules.image_activation_factors.output.factors.format(dataset=d)
+            for d in IMG_DATASETS
+        ]
+    return out
+
+
+# -- bring your own activations: models and factors as paths --------------------------------------
+BYO = config["byo"]
+BYO_DIGITS = {"seeds": [0, 1, 2], "hidden": [64, 64, 32], "epochs": 40}
+if not BYO["enabled"]:
+    BYO_MODELS, BYO_FACTORS = {}, ""
+elif BYO["source"] == "files":
+    BYO_MODELS, BYO_FACTORS = dict(BYO["models"]), BYO["factors"]
+    from linid.byo.files import check_inputs
+
+    if problems := check_inputs(BYO_FACTORS or None, BYO_MODELS):
+        raise WorkflowError("invalid byo files:\n  - " + "\n  - ".join(problems))
+elif BYO["source"] == "digits":
+    BYO_MODELS = {
+        f"mlp_seed{s}": f"results/byo/digits/mlp_seed{s}.npz"
+        for s in BYO_DIGITS["seeds"]
+    }
+    BYO_MODELS["mlp_init"] = "results/byo/digits/mlp_init.npz"
+    BYO_FACTORS = "results/byo/digits/factors.npz"
+else:  # the image experiment's exported activations
+    _ds = BYO["images_dataset"]
+    BYO_MODELS = {
+        f"{m}_seed{s}": f"results/images/activations/{_ds}/{m}_seed{s}.npz"
+        for m in IMG["models"]
+        for s in IMG["seeds"]
+    }
+    BYO_FACTORS = f"results/images/activations/{_ds}/factors.npz"
+BYO_NAMES = list(BYO_MODELS)
+BYO_PAIRS = [(a, b) for i, a in enumerate(BYO_NAMES) for b in BYO_NAMES[i + 1 :]]
+
+
+def byo_model_file(wildcards):
+    return BYO_MODELS[wildcards.bmodel]
+
+
+def byo_pair_files(wildcards):
+    return {"a": BYO_MODELS[wildcards.bmodel_a], "b": BYO_MODELS[wildcards.bmodel_b]}
+
+
+def byo_outputs():
+    if not BYO_MODELS:
+        return []
+    return [rules.byo_tables.output.layers]
+
+
 def all_outputs():
-    out = []
+    out = image_outputs() + byo_outputs()
     if SPECS:
         out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
         out += [rules.paper_comparison.output.table]

@@ -1,0 +1,106 @@
+"""The DisLib probe: a least-squares linear map from features to each z-scored factor, Pearson r held out.
+
+klindtlab/csi ``dislib/main.py`` (``evaluate``): the best checkpoint's features of the training split
+``X`` (float32, as the network returns them) and of the validation split; for every factor ``y``
+(its integer level, ``official_targets``) z-scored with the training split's mean and std,
+``beta = pinv(XᵀX) Xᵀ y`` — no intercept — and the score is Pearson's r between the validation
+split's factor and ``X_val beta``.
+
+Two solvers (``images.probe.solver``):
+
+* ``official`` (default): that arithmetic. ``XᵀX`` is accumulated in float32 (the features' dtype,
+  as numpy's float32 product does) and pseudo-inverted in float32 with numpy's default cutoff
+  ``rcond = 1e-15``, far below float32 rounding, so near-null directions are inverted too. Only the
+  order of the float32 sums differs from the official single matrix product (here the features
+  stream through in batches, so a 590,000 × 4,096 pixel matrix never has to be held).
+* ``lstsq``: the same model solved in float64 with a cutoff at float64 rounding
+  (``rcond = max(p, n)·eps``): the minimum-norm least-squares answer, for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+SOLVERS = ("official", "lstsq")
+
+
+class GramAccumulator:
+    """Streams feature batches of the training split: ``XᵀX`` (float32) and ``XᵀY`` (float64)."""
+
+    def __init__(self, dim: int, n_targets: int, device: torch.device | str = "cpu"):
+        self.xtx32 = torch.zeros(dim, dim, dtype=torch.float32, device=device)
+        self.xtx64 = torch.zeros(dim, dim, dtype=torch.float64, device=device)
+        self.xty = torch.zeros(dim, n_targets, dtype=torch.float64, device=device)
+        self.n = 0
+
+    def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        x32 = x.to(torch.float32)
+        x64 = x32.double()
+        self.xtx32 += x32.T @ x32
+        self.xtx64 += x64.T @ x64
+        self.xty += x64.T @ y.to(device=x.device, dtype=torch.float64)
+        self.n += len(x)
+
+    def solve(self, solver: str = "official") -> np.ndarray:
+        """beta (dim × n_targets, float64)."""
+        if solver not in SOLVERS:
+            raise ValueError(f"probe solver must be one of {SOLVERS}, got {solver!r}")
+        if self.n == 0:
+            raise ValueError("no training rows reached the probe")
+        xty = self.xty.cpu().numpy()
+        if solver == "official":
+            pinv = np.linalg.pinv(self.xtx32.cpu().numpy())  # float32, rcond 1e-15 (numpy's default)
+            return pinv.astype(np.float64) @ xty
+        xtx = self.xtx64.cpu().numpy()
+        rcond = max(xtx.shape[0], self.n) * np.finfo(np.float64).eps
+        return np.linalg.pinv(xtx, rcond=rcond, hermitian=True) @ xty
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r of two vectors; NaN when either is constant."""
+    a = np.asarray(a, dtype=np.float64) - np.mean(a)
+    b = np.asarray(b, dtype=np.float64) - np.mean(b)
+    den = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / den) if den > 0 else float("nan")
+
+
+def zscore_targets(targets: np.ndarray, train_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Targets z-scored with the training rows' mean and std (a constant factor keeps std 1)."""
+    y = np.asarray(targets, dtype=np.float64)
+    mean = y[train_index].mean(0)
+    std = y[train_index].std(0)
+    std = np.where(std > 0, std, 1.0)
+    return (y - mean) / std, mean, std
+
+
+def probe(
+    train_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    test_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    dim: int,
+    n_targets: int,
+    solvers: tuple[str, ...] = ("official",),
+    device: torch.device | str = "cpu",
+) -> dict[str, dict[str, np.ndarray]]:
+    """Fit on ``train_batches`` of (features, z-scored targets), predict ``test_batches`` of
+    (features, raw targets); per solver the Pearson r of each target column and the fit's R²
+    on the held-out rows. Batches are consumed once."""
+    acc = GramAccumulator(dim, n_targets, device)
+    for x, y in train_batches:
+        acc.add(x.to(device), y)
+    betas = {s: torch.from_numpy(acc.solve(s)).to(device) for s in solvers}
+    preds: dict[str, list[np.ndarray]] = {s: [] for s in solvers}
+    truth: list[np.ndarray] = []
+    for x, y in test_batches:
+        x64 = x.to(device=device, dtype=torch.float32).double()
+        for s in solvers:
+            preds[s].append((x64 @ betas[s]).cpu().numpy())
+        truth.append(np.asarray(y, dtype=np.float64))
+    y_true = np.concatenate(truth)
+    out = {}
+    for s in solvers:
+        p = np.concatenate(preds[s])
+        out[s] = {"pearson_r": np.array([pearson(y_true[:, j], p[:, j]) for j in range(n_targets)])}
+    return out

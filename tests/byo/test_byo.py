@@ -1,0 +1,437 @@
+"""Tests for linid.byo (docs/byo.md): files and their checks, probes, layer comparison, figures, digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils import shuffle
+from threadpoolctl import threadpool_limits
+
+from linid.byo import compare, digits, figures, files, probes
+from linid.byo.files import Factors
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small SVDs on a shared 2-core machine: extra BLAS threads only oversubscribe it (35× slower)."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _features(n: int = 2000, p: int = 8, seed: int = 0) -> np.ndarray:
+    """Non-Gaussian, correlated 'activations' (a ReLU of a random mix, plus noise)."""
+    rng = _rng(seed)
+    x = rng.standard_normal((n, p)) @ rng.standard_normal((p, p))
+    return np.maximum(x, 0.0) + 0.05 * rng.standard_normal((n, p))
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+def test_split_is_a_seeded_partition():
+    train, test = probes.split(100, 0.3, seed=4)
+    assert len(test) == 30 and len(train) == 70
+    assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(100))
+    perm = np.random.default_rng(4).permutation(100)
+    assert set(test) == set(perm[:30])
+    again = probes.split(100, 0.3, seed=4)
+    assert np.array_equal(again[0], train) and np.array_equal(again[1], test)
+    assert not np.array_equal(probes.split(100, 0.3, seed=5)[1], test)
+    with pytest.raises(ValueError, match="test_fraction"):
+        probes.split(100, 1.0, seed=0)
+    with pytest.raises(ValueError, match="at least 2"):
+        probes.split(3, 0.3, seed=0)
+
+
+def test_continuous_probe_recovers_a_linear_map_and_not_noise():
+    x = _features()
+    rng = _rng(1)
+    y = np.column_stack([x @ rng.standard_normal(x.shape[1]) + 3.0, rng.standard_normal(len(x))])
+    train, test = probes.split(len(x), 0.3, seed=0)
+    lin, noise = probes.continuous_probes(x, y, ["lin", "noise"], train, test)
+    assert lin["factor"] == "lin"
+    assert lin["r2"] > 0.999 and lin["pearson_r"] > 0.999
+    assert noise["r2"] <= 0.05 and abs(noise["pearson_r"]) < 0.15
+
+
+def test_continuous_probe_ignores_dead_columns():
+    x = _features(n=500)
+    x = np.hstack([x, np.zeros((len(x), 2))])  # two dead units: z-scoring must not divide by 0
+    y = (x[:, :3] @ np.array([1.0, -2.0, 0.5]))[:, None]
+    train, test = probes.split(len(x), 0.3, seed=0)
+    (r,) = probes.continuous_probes(x, y, ["f"], train, test)
+    assert np.isfinite(r["r2"]) and r["r2"] > 0.999
+
+
+def _official_balance_classes(x, y):
+    """imagenetx/decode.py balance_classes, verbatim apart from names (SEED = 42)."""
+    x0, x1 = x[y == 0], x[y == 1]
+    n = min(len(x0), len(x1))
+    xb = np.vstack((x0[:n], x1[:n]))
+    yb = np.concatenate((np.zeros(n, dtype=int), np.ones(n, dtype=int)))
+    return shuffle(xb, yb, random_state=42)
+
+
+def test_balance_classes_matches_the_official_code():
+    rng = _rng(3)
+    x = rng.standard_normal((50, 3))
+    y = (rng.random(50) < 0.3).astype(np.int64)
+    xb, yb = probes.balance_classes(x, y)
+    ref_x, ref_y = _official_balance_classes(x, y)
+    assert np.array_equal(xb, ref_x) and np.array_equal(yb, ref_y)
+    m = int(min(np.bincount(y)))
+    assert np.bincount(yb).tolist() == [m, m]
+    # the first m samples of each class, not a random subset
+    assert {tuple(r) for r in xb[yb == 0]} == {tuple(r) for r in x[y == 0][:m]}
+
+
+def test_binary_probe_finds_a_linear_threshold_and_not_noise():
+    x = _features()
+    rng = _rng(2)
+    score = x @ rng.standard_normal(x.shape[1])
+    threshold = (score > np.quantile(score, 0.65)).astype(int)  # imbalanced: 35 % ones
+    random = rng.integers(0, 2, len(x))
+    lin, rnd = probes.binary_probes(
+        x, np.column_stack([threshold, random]), ["thr", "rnd"], seed=0, n_rep=3
+    )
+    assert lin["factor"] == "thr"
+    assert lin["accuracy"] > 0.95 and lin["roc_auc"] > 0.98
+    assert abs(rnd["accuracy"] - 0.5) < 0.1 and abs(rnd["roc_auc"] - 0.5) < 0.1
+    # balanced: each part keeps all its minority (ones) and as many zeros
+    n_pos = int(threshold.sum())
+    assert lin["n_train"] % 2 == 0 and lin["n_test"] % 2 == 0
+    assert lin["n_train"] + lin["n_test"] == 2 * n_pos
+    assert lin["accuracy_std"] >= 0.0 and lin["roc_auc_std"] >= 0.0
+
+
+def test_binary_probe_rejects_a_tiny_minority_naming_the_factor():
+    x = _features(n=200)
+    y = np.zeros(200, dtype=int)
+    y[:3] = 1  # 3 positives: one split gets fewer than 2
+    with pytest.raises(ValueError, match="rare_flag"):
+        probes.binary_probes(x, y[:, None], ["rare_flag"], seed=0, n_rep=1)
+
+
+def test_drop_dead_follows_decode_py():
+    x = _features(n=600)
+    y = (x[:, 0] > np.median(x[:, 0])).astype(int)[:, None]
+    signed = x - x.mean(axis=0) - 1e-3  # every mean < 0: decode.py's filter drops them all
+    (r,) = probes.binary_probes(signed, y, ["f"], seed=0, n_rep=2)
+    assert r["accuracy"] > 0.9
+    with pytest.raises(ValueError, match="constant"):
+        probes.binary_probes(signed, y, ["f"], seed=0, n_rep=2, drop_dead=True)
+    dead = np.hstack([x, np.zeros((len(x), 3))])  # dead ReLU units: dropped either way, no NaN
+    for flag in (False, True):
+        (r,) = probes.binary_probes(dead, y, ["f"], seed=0, n_rep=2, drop_dead=flag)
+        assert np.isfinite(r["accuracy"]) and r["accuracy"] > 0.9
+
+
+def test_probe_layer_long_table():
+    x = _features(n=1200, p=6)
+    rng = _rng(5)
+    labels = np.argmax(x[:, :3], axis=1)
+    f = Factors(
+        continuous=np.column_stack([x[:, 0] - x[:, 1], rng.standard_normal(len(x))]),
+        continuous_names=["diff", "noise"],
+        binary=(x[:, 2:3] > np.median(x[:, 2])).astype(np.int64),
+        binary_names=["big2"],
+        labels=labels,
+    )
+    t = probes.probe_layer(x, f, seed=0, test_fraction=0.3, n_rep=2)
+    assert list(t.columns) == probes.PROBE_COLUMNS
+    assert len(t) == 2 * 2 + 2 + 1
+    v = t.set_index(["factor", "metric"])["value"]
+    assert v["diff", "r2"] > 0.99 and v["noise", "r2"] < 0.05
+    assert v["big2", "accuracy"] > 0.9
+    assert v["label", "accuracy"] > 0.9
+    assert set(t["kind"]) == {"continuous", "binary", "label"}
+    assert t.loc[t["kind"] == "binary", "std"].notna().all()
+    with pytest.raises(ValueError, match="rows"):
+        probes.probe_layer(x[:100], f, seed=0, test_fraction=0.3, n_rep=1)
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def test_layer_matrix_rotated_copy_is_identical_and_random_is_not():
+    rng = _rng(7)
+    l1, l2 = _features(seed=1, p=6), _features(seed=2, p=4)
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    a = {"l1": l1, "l2": l2}
+    b = {"r1": 3.0 * l1 @ q + 1.0, "r2": -0.5 * l2, "noise": rng.standard_normal((len(l1), 5))}
+    t = compare.layer_matrix(a, b, svcca_k=None, max_rows=None, seed=0)
+    assert len(t) == 2 * 3
+    assert list(t[["layer_a", "layer_b"]].itertuples(index=False, name=None)) == [
+        (la, lb) for la in a for lb in b
+    ]
+    cell = t.set_index(["layer_a", "layer_b"])
+    for la, lb in (("l1", "r1"), ("l2", "r2")):
+        row = cell.loc[(la, lb)]
+        assert row["mcca"] > 0.999 and row["cca_min"] > 0.999 and row["svcca"] > 0.999
+        assert row["r2_ab"] > 0.999 and row["r2_ba"] > 0.999
+    for la in a:
+        assert cell.loc[(la, "noise"), "mcca"] < 0.1
+        assert cell.loc[(la, "noise"), "r2_ab"] < 0.05
+    # independent features of different layers share no directions either
+    assert cell.loc[("l1", "r2"), "mcca"] < 0.1
+
+
+def test_layer_matrix_subsamples_rows_and_refuses_or_reduces_wide_layers():
+    x = _features(n=400, p=5)
+    t = compare.layer_matrix({"x": x}, {"y": 2 * x}, svcca_k=None, max_rows=100, seed=1)
+    assert t["n_rows"].tolist() == [100] and t["mcca"].iloc[0] > 0.999
+    rng = _rng(9)
+    wide = x @ rng.standard_normal((5, 60)) + 0.01 * rng.standard_normal((400, 60))
+    with pytest.raises(ValueError, match="'wide' has 60 columns but only 100 rows"):
+        compare.layer_matrix({"wide": wide}, {"x": x}, svcca_k=None, max_rows=100, seed=0)
+    t = compare.layer_matrix({"wide": wide}, {"x": x}, svcca_k=5, max_rows=100, seed=0)
+    assert t["dim_a"].tolist() == [5] and t["dim_b"].tolist() == [5]
+    assert t["mcca"].iloc[0] > 0.99  # wide = a linear map of x (+ tiny noise): its top-5 PCs too
+    with pytest.raises(ValueError, match="exceeds half"):
+        compare.layer_matrix({"wide": wide}, {"x": x}, svcca_k=60, max_rows=100, seed=0)
+    with pytest.raises(ValueError, match="same rows"):
+        compare.layer_matrix({"x": x}, {"y": x[:50]}, svcca_k=None, max_rows=None, seed=0)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _good(tmp_path, n: int = 40):
+    rng = _rng(11)
+    fac = tmp_path / "factors.npz"
+    np.savez(
+        fac,
+        continuous=rng.standard_normal((n, 2)),
+        continuous_names=np.array(["a", "b"]),
+        binary=np.column_stack([np.arange(n) % 2, np.arange(n) % 3 == 0]).astype(int),
+        binary_names=np.array(["odd", "third"]),
+        labels=np.arange(n) % 4,
+    )
+    models = {}
+    for name in ("m1", "m2"):
+        models[name] = tmp_path / f"{name}.npz"
+        np.savez(
+            models[name],
+            layers=np.array(["second", "first"]),
+            first=rng.standard_normal((n, 3)).astype(np.float32),
+            second=rng.standard_normal((n, 5)),
+        )
+    return fac, models
+
+
+def test_valid_inputs_have_no_problems_and_load(tmp_path):
+    fac, models = _good(tmp_path)
+    assert files.check_inputs(fac, models) == []
+    assert files.check_inputs(None, models) == []
+    m = files.load_model(models["m1"])
+    assert list(m) == ["second", "first"]  # the 'layers' order, not the archive order
+    assert all(v.dtype == np.float64 for v in m.values())
+    f = files.load_factors(fac)
+    assert f.n == 40 and f.continuous_names == ["a", "b"] and f.binary_names == ["odd", "third"]
+    assert f.binary.dtype == np.int64 and f.labels.tolist()[:5] == [0, 1, 2, 3, 0]
+    np.savez(tmp_path / "nonames.npz", continuous=np.ones((3, 2)) * [[1], [2], [3]])
+    g = files.load_factors(tmp_path / "nonames.npz")
+    assert g.continuous_names == ["continuous_0", "continuous_1"] and g.binary is None
+
+
+def _problem(tmp_path, case: str) -> tuple[list[str], list[str]]:
+    """Break one thing of a valid set; return (problems, words the message must contain)."""
+    fac, models = _good(tmp_path)
+    rng = _rng(0)
+    n = 40
+    bad = tmp_path / "bad.npz"
+    if case == "missing file":
+        models["m2"] = tmp_path / "nope.npz"
+        want = ["nope.npz", "does not exist"]
+    elif case == "not an npz":
+        bad.write_text("layer,value\n1,2\n")
+        models["m2"] = bad
+        want = ["bad.npz", "not an .npz"]
+    elif case == "npy instead of npz":
+        with bad.open("wb") as fh:
+            np.save(fh, rng.standard_normal((n, 3)))
+        models["m2"] = bad
+        want = ["bad.npz", "single .npy"]
+    elif case == "no layers":
+        np.savez(bad)
+        models["m2"] = bad
+        want = ["bad.npz", "no layers"]
+    elif case == "layer not 2-D":
+        np.savez(bad, ok=rng.standard_normal((n, 3)), flat=rng.standard_normal(n))
+        models["m2"] = bad
+        want = ["bad.npz", "'flat'", "2-D", f"({n},)"]
+    elif case == "row counts differ":
+        np.savez(bad, ok=rng.standard_normal((n, 3)), short=rng.standard_normal((n - 5, 3)))
+        models["m2"] = bad
+        want = ["bad.npz", "'short'", f"{n - 5} rows", f"has {n}", "factors.npz"]
+    elif case == "names length":
+        np.savez(
+            bad, continuous=rng.standard_normal((n, 2)), continuous_names=np.array(["a", "b", "c"])
+        )
+        fac = bad
+        want = ["bad.npz", "continuous_names", "3 name(s)", "2 column(s)"]
+    elif case == "nan in layer":
+        x = rng.standard_normal((n, 3))
+        x[4, 1] = np.nan
+        x[7, 0] = np.inf
+        np.savez_compressed(bad, hot=x)
+        models["m2"] = bad
+        want = ["bad.npz", "'hot'", "2 NaN/inf"]
+    elif case == "binary not 0/1":
+        np.savez(bad, binary=(np.arange(n) % 3)[:, None], binary_names=np.array(["tri"]))
+        fac = bad
+        want = ["bad.npz", "'tri'", "other than 0/1", "2"]
+    elif case == "binary one class":
+        np.savez(bad, binary=np.ones((n, 1), dtype=bool), binary_names=np.array(["always"]))
+        fac = bad
+        want = ["bad.npz", "'always'", "only one class"]
+    elif case == "fewer than 2 models":
+        models = {"m1": models["m1"]}
+        want = ["at least 2 model", "m1"]
+    elif case == "layers order":
+        np.savez(
+            bad, layers=np.array(["x", "ghost"]), x=rng.standard_normal((n, 2)), y=np.ones((n, 2))
+        )
+        models["m2"] = bad
+        want = ["bad.npz", "'ghost'", "'y'"]
+    elif case == "unknown factor key":
+        np.savez(bad, label=np.arange(n) % 2)
+        fac = bad
+        want = ["bad.npz", "'label'", "unknown"]
+    else:  # pragma: no cover
+        raise AssertionError(case)
+    return files.check_inputs(fac, models), want
+
+
+CASES = [
+    "missing file",
+    "not an npz",
+    "npy instead of npz",
+    "no layers",
+    "layer not 2-D",
+    "row counts differ",
+    "names length",
+    "nan in layer",
+    "binary not 0/1",
+    "binary one class",
+    "fewer than 2 models",
+    "layers order",
+    "unknown factor key",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_check_inputs_names_each_problem(tmp_path, case):
+    problems, want = _problem(tmp_path, case)
+    assert problems, f"{case}: no problem reported"
+    text = "\n".join(problems)
+    for word in want:
+        assert word in text, f"{case}: {word!r} not in {problems}"
+
+
+def test_loaders_refuse_bad_files(tmp_path):
+    np.savez(tmp_path / "f.npz", binary=np.full((5, 1), 2))
+    with pytest.raises(ValueError, match="other than 0/1"):
+        files.load_factors(tmp_path / "f.npz")
+    x = np.ones((5, 2))
+    x[0, 0] = np.nan
+    np.savez(tmp_path / "m.npz", a=x)
+    with pytest.raises(ValueError, match="NaN"):
+        files.load_model(tmp_path / "m.npz")
+
+
+# ----------------------------------------------------------------------------- digits end to end
+
+
+@pytest.fixture(scope="module")
+def digits_example(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits")
+    return out, digits.export_digits_example(out, seeds=(0, 1))
+
+
+def test_digits_example_files(digits_example):
+    out, res = digits_example
+    assert set(res["models"]) == {"mlp_seed0", "mlp_seed1", "mlp_init"}
+    assert res["factors"].exists() and res["info"].exists()
+    assert files.check_inputs(res["factors"], res["models"]) == []
+    m = files.load_model(res["models"]["mlp_seed0"])
+    assert list(m) == ["pixels", "hidden1", "hidden2", "hidden3"]
+    assert [v.shape for v in m.values()] == [(1797, 64), (1797, 64), (1797, 64), (1797, 32)]
+    f = files.load_factors(res["factors"])
+    assert f.labels.shape == (1797,) and set(f.labels) == set(range(10))
+    assert f.binary_names == ["is_even", "is_round", "ink_above_median"]
+    assert f.continuous_names == ["ink", "com_x", "com_y", "width", "height", "slant"]
+    assert res["accuracy"]["mlp_seed0"] > 0.9 and res["accuracy"]["mlp_init"] < 0.3
+
+
+def test_digits_trained_models_agree_more_than_with_init_and_decode(digits_example, tmp_path):
+    _, res = digits_example
+    m0, m1, init = (
+        files.load_model(res["models"][k]) for k in ("mlp_seed0", "mlp_seed1", "mlp_init")
+    )
+    tt = compare.layer_matrix(m0, m1, svcca_k=None, max_rows=None, seed=0)
+    ti = compare.layer_matrix(m0, init, svcca_k=None, max_rows=None, seed=0)
+    diag = {
+        name: t[t["layer_a"] == t["layer_b"]].set_index("layer_a")["mcca"]
+        for name, t in (("tt", tt), ("ti", ti))
+    }
+    assert diag["tt"]["pixels"] > 0.999  # the same input array in every file
+    for layer in ("hidden1", "hidden2", "hidden3"):
+        assert diag["tt"][layer] > diag["ti"][layer] + 0.05, (layer, diag)
+
+    f = files.load_factors(res["factors"])
+    p = probes.probe_layer(m0["hidden3"], f, seed=0, test_fraction=0.3, n_rep=2)
+    v = p.set_index(["factor", "metric"])["value"]
+    assert v["label", "accuracy"] > 0.9
+    assert v["is_even", "accuracy"] > 0.85 and v["com_y", "r2"] > 0.5
+
+    tables = [
+        tt.assign(model_a="mlp_seed0", model_b="mlp_seed1"),
+        ti.assign(model_a="mlp_seed0", model_b="mlp_init"),
+    ]
+    paths = figures.layer_matrices(pd.concat(tables), tmp_path / "matrix")
+    bars = figures.probe_bars(
+        pd.concat(
+            [
+                p.assign(model="mlp_seed0", layer="hidden3"),
+                probes.probe_layer(init["hidden3"], f, seed=0, test_fraction=0.3, n_rep=2).assign(
+                    model="mlp_init", layer="hidden3"
+                ),
+            ]
+        ),
+        tmp_path / "bars",
+    )
+    for path in (*paths, *bars):
+        assert path.exists()
+    assert {q.suffix for q in paths} == {".png", ".pdf"}
+    for q in (*paths, *bars):
+        if q.suffix == ".png":
+            assert q.stat().st_size > 5000
+
+
+def test_digits_cli(tmp_path):
+    digits.main([str(tmp_path / "cli"), "--seeds", "3", "--epochs", "1", "--hidden", "8"])
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [
+        "digits_example.json",
+        "factors.npz",
+        "mlp_init.npz",
+        "mlp_seed3.npz",
+    ]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_nan_search_streams_in_chunks(tmp_path, monkeypatch, compressed):
+    monkeypatch.setattr(files, "_CHUNK_BYTES", 64)  # 8 float64 per read: many chunks
+    _, models = _good(tmp_path)
+    x = np.asfortranarray(_rng(1).standard_normal((40, 3)))
+    x[39, 2] = np.nan  # the very last value read
+    (np.savez_compressed if compressed else np.savez)(tmp_path / "late.npz", late=x)
+    models["m2"] = tmp_path / "late.npz"
+    assert files.check_inputs(None, models) == [
+        f"model 'm2' ({tmp_path / 'late.npz'}): layer 'late' holds 1 NaN/inf value(s)"
+    ]

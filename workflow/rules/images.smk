@@ -1,0 +1,197 @@
+# [R] §4.2 DisLib: dataset → encoders trained on the category → linear probes of every factor → tables.
+
+
+rule render_dsprites:
+    output:
+        data="results/images/source/{dataset}.npz",
+        meta="results/images/source/{dataset}.json",
+    log:
+        "results/logs/render_dsprites/{dataset}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        render=render_params,
+        code=code("render_dsprites.py"),
+    script:
+        "../scripts/render_dsprites.py"
+
+
+rule image_data:
+    input:
+        unpack(image_source),
+    output:
+        data="results/images/data/{dataset}.npz",
+        meta="results/images/data/{dataset}.json",
+    log:
+        "results/logs/image_data/{dataset}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=image_mem,
+        runtime=60,
+    params:
+        dataset=image_data_params,
+        code=code("image_data.py"),
+    script:
+        "../scripts/image_data.py"
+
+
+rule image_train:
+    input:
+        data=rules.image_data.output.data,
+        meta=rules.image_data.output.meta,
+    output:
+        model=IMG_TRAIN_OUT["model"],
+        curve=IMG_TRAIN_OUT["curve"],
+        summary=IMG_TRAIN_OUT["summary"],
+    log:
+        "results/logs/image_train/{dataset}/{model}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=image_mem,
+        runtime=image_runtime,
+    params:
+        train=image_train_params,
+        checkpoint=image_checkpoint,
+        allow_cpu=IMG["train"]["allow_cpu"],
+        code=code("image_train.py"),
+    script:
+        "../scripts/image_train.py"
+
+
+rule image_probe:
+    input:
+        unpack(image_model_input),
+        data=rules.image_data.output.data,
+        meta=rules.image_data.output.meta,
+    output:
+        probe="results/images/probes/{dataset}/{model}/seed{seed}.json",
+    log:
+        "results/logs/image_probe/{dataset}/{model}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=image_mem,
+        runtime=60,
+    params:
+        probe=IMG["probe"],
+        model_seed=image_seed,
+        allow_cpu=IMG["train"]["allow_cpu"],
+        code=code("image_probe.py"),
+    script:
+        "../scripts/image_probe.py"
+
+
+rule image_activations:
+    input:
+        unpack(image_model_input),
+        data=rules.image_data.output.data,
+        meta=rules.image_data.output.meta,
+    output:
+        activations="results/images/activations/{dataset}/{model}_seed{seed}.npz",
+    log:
+        "results/logs/image_activations/{dataset}/{model}_seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=image_mem,
+        runtime=30,
+    params:
+        export=IMG["export_activations"],
+        model_seed=image_seed,
+        allow_cpu=IMG["train"]["allow_cpu"],
+        code=code("image_activations.py"),
+    script:
+        "../scripts/image_activations.py"
+
+
+rule image_activation_factors:
+    input:
+        data=rules.image_data.output.data,
+        meta=rules.image_data.output.meta,
+    output:
+        factors="results/images/activations/{dataset}/factors.npz",
+    log:
+        "results/logs/image_activation_factors/{dataset}.log",
+    localrule: True
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        export=IMG["export_activations"],
+        code=code("image_activation_factors.py"),
+    script:
+        "../scripts/image_activation_factors.py"
+
+
+rule image_tables:
+    input:
+        probes=image_files(rules.image_probe.output.probe),
+        published=PUBLISHED_TABLE4,
+    output:
+        table=report(
+            "results/tables/image_probes.csv",
+            category="Images",
+            caption="../report/image_probes.rst",
+        ),
+        summary="results/tables/image_probes_summary.csv",
+        markdown=report(
+            "results/tables/image_probes.md",
+            category="Images",
+            caption="../report/image_probes.rst",
+        ),
+        paper="results/tables/image_paper_comparison.csv",
+        paper_md=report(
+            "results/tables/image_paper_comparison.md",
+            category="Images",
+            caption="../report/image_paper.rst",
+        ),
+        bars=report(
+            "results/figures/images/image_probes.png",
+            category="Images",
+            caption="../report/image_probes.rst",
+        ),
+        bars_pdf="results/figures/images/image_probes.pdf",
+        meta="results/tables/image_probes.meta.json",
+    log:
+        "results/logs/image_tables.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        budgets=image_budgets(),
+        code=code("image_tables.py"),
+    script:
+        "../scripts/image_tables.py"
+
+
+rule image_curves:
+    input:
+        curves=image_files(IMG_TRAIN_OUT["curve"], IMG_TRAINED),
+    output:
+        table="results/tables/image_curves.csv",
+        figure=report(
+            "results/figures/images/training_curves.png",
+            category="Images",
+            caption="../report/image_curves.rst",
+        ),
+        pdf="results/figures/images/training_curves.pdf",
+    log:
+        "results/logs/image_curves.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        curve_keys=image_curve_keys(),
+        code=code("image_curves.py"),
+    script:
+        "../scripts/image_curves.py"

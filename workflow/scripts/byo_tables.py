@@ -1,0 +1,60 @@
+"""Rule byo_tables: the probe table, the layer × layer table and their figures."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from linid.byo import figures
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import atomic_write
+from linid.pipeline.tracking import job_run
+
+PROBE_COLUMNS = ["model", "layer", "factor", "kind", "metric", "value", "std"]
+
+
+def probes_markdown(table: pd.DataFrame) -> str:
+    """Rows model × layer, columns factor metric (mean ± std over repetitions where there is one)."""
+    if table.empty:
+        return "No factors file was given (byo.factors): no probes, comparisons only.\n"
+    t = table.copy()
+    t["col"] = t["factor"].astype(str) + " " + t["metric"].astype(str)
+    t["cell"] = [f"{v:.3f}" + (f" ± {s:.3f}" if s == s else "") for v, s in zip(t["value"], t["std"], strict=True)]
+    wide = t.pivot_table(index=["model", "layer"], columns="col", values="cell", aggfunc="first", sort=False)
+    cols = list(wide.columns)
+    lines = ["| model | layer | " + " | ".join(cols) + " |", "|" + "---|" * (2 + len(cols))]
+    for (m, layer), row in wide.iterrows():
+        lines.append(f"| {m} | {layer} | " + " | ".join(str(row[c]) if row[c] == row[c] else "–" for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def layers_markdown(table: pd.DataFrame) -> str:
+    """Per model pair, the mCCA of matching layers (the diagonal of the layer matrix)."""
+    diag = table[table["layer_a"] == table["layer_b"]]
+    layers = list(dict.fromkeys(diag["layer_a"]))
+    lines = ["| model a | model b | " + " | ".join(f"mCCA {x}" for x in layers) + " |", "|" + "---|" * (2 + len(layers))]
+    for (a, b), g in diag.groupby(["model_a", "model_b"], sort=False):
+        vals = {r.layer_a: f"{r.mcca:.3f}" for r in g.itertuples()}
+        lines.append(f"| {a} | {b} | " + " | ".join(vals.get(x, "–") for x in layers) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    with job_run(smk.rule, {}, {"models": smk.params.models}) as run:
+        pairs = pd.concat([pd.read_csv(p) for p in smk.input.pairs], ignore_index=True)
+        atomic_write(smk.output.layers, lambda p: pairs.to_csv(p, index=False), ".csv")
+        atomic_write(smk.output.layers_md, lambda p: Path(p).write_text(layers_markdown(pairs)), ".md")
+        written = figures.layer_matrices(pairs, Path(smk.output.matrix).with_suffix(""))
+        probes = (pd.concat([pd.read_csv(p) for p in smk.input.probes], ignore_index=True)
+                  if smk.input.probes else pd.DataFrame(columns=PROBE_COLUMNS))
+        atomic_write(smk.output.probes, lambda p: probes.to_csv(p, index=False), ".csv")
+        atomic_write(smk.output.probes_md, lambda p: Path(p).write_text(probes_markdown(probes)), ".md")
+        if not probes.empty:
+            written += figures.probe_bars(probes, Path(smk.output.matrix).with_name("probe_bars"))
+        for path in [smk.output.layers, smk.output.probes, *written]:
+            run.log_artifact(path)
+        run.log_metrics({"n_pairs": len(smk.input.pairs), "n_probe_rows": len(probes)})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake
