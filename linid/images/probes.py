@@ -30,24 +30,32 @@ SOLVERS = ("official", "lstsq")
 class GramAccumulator:
     """Streams feature batches of the training split: ``XᵀX`` (float32) and ``XᵀY`` (float64)."""
 
-    def __init__(self, dim: int, n_targets: int, device: torch.device | str = "cpu"):
-        self.xtx32 = torch.zeros(dim, dim, dtype=torch.float32, device=device)
-        self.xtx64 = torch.zeros(dim, dim, dtype=torch.float64, device=device)
+    def __init__(self, dim: int, n_targets: int, device: torch.device | str = "cpu",
+                 solvers: tuple[str, ...] = SOLVERS):
+        for s in solvers:
+            if s not in SOLVERS:
+                raise ValueError(f"probe solver must be one of {SOLVERS}, got {s!r}")
+        # only the Gram matrices the requested solvers read are accumulated (4,096² pixels: seconds each)
+        self.xtx32 = torch.zeros(dim, dim, dtype=torch.float32, device=device) if "official" in solvers else None
+        self.xtx64 = torch.zeros(dim, dim, dtype=torch.float64, device=device) if "lstsq" in solvers else None
         self.xty = torch.zeros(dim, n_targets, dtype=torch.float64, device=device)
+        self.solvers = tuple(solvers)
         self.n = 0
 
     def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
         x32 = x.to(torch.float32)
         x64 = x32.double()
-        self.xtx32 += x32.T @ x32
-        self.xtx64 += x64.T @ x64
+        if self.xtx32 is not None:
+            self.xtx32 += x32.T @ x32
+        if self.xtx64 is not None:
+            self.xtx64 += x64.T @ x64
         self.xty += x64.T @ y.to(device=x.device, dtype=torch.float64)
         self.n += len(x)
 
     def solve(self, solver: str = "official") -> np.ndarray:
         """beta (dim × n_targets, float64)."""
-        if solver not in SOLVERS:
-            raise ValueError(f"probe solver must be one of {SOLVERS}, got {solver!r}")
+        if solver not in self.solvers:
+            raise ValueError(f"probe solver must be one of {self.solvers}, got {solver!r}")
         if self.n == 0:
             raise ValueError("no training rows reached the probe")
         xty = self.xty.cpu().numpy()
@@ -87,7 +95,7 @@ def probe(
     """Fit on ``train_batches`` of (features, z-scored targets), predict ``test_batches`` of
     (features, raw targets); per solver the Pearson r of each target column and the fit's R²
     on the held-out rows. Batches are consumed once."""
-    acc = GramAccumulator(dim, n_targets, device)
+    acc = GramAccumulator(dim, n_targets, device, solvers)
     for x, y in train_batches:
         acc.add(x.to(device), y)
     betas = {s: torch.from_numpy(acc.solve(s)).to(device) for s in solvers}

@@ -65,3 +65,9 @@ def test_pearson_and_zscore():
         GramAccumulator(2, 1).solve("qr")
     with pytest.raises(ValueError, match="no training rows"):
         GramAccumulator(2, 1).solve("lstsq")
+    only64 = GramAccumulator(2, 1, solvers=("lstsq",))  # the float32 Gram matrix is not even accumulated
+    assert only64.xtx32 is None and only64.xtx64 is not None
+    with pytest.raises(ValueError, match="solver"):
+        only64.solve("official")
+    with pytest.raises(ValueError, match="solver"):
+        GramAccumulator(2, 1, solvers=("svd",))
