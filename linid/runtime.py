@@ -20,6 +20,16 @@ class Interrupted(RuntimeError):
     """A stop signal arrived; a checkpoint was written and the job should exit non-zero."""
 
 
+def exit_with(main, smk) -> None:
+    """Run a training script's ``main(smk)`` and exit with its code; 143 (as SIGTERM) when it was
+    interrupted after writing its checkpoint, so SLURM and Snakemake see a killed job."""
+    try:
+        code = main(smk)
+    except Interrupted:
+        raise SystemExit(143) from None
+    raise SystemExit(code)
+
+
 def pick_device(require_gpu: bool = False, allow_cpu: bool = True) -> torch.device:
     """CUDA when visible; else CPU, unless a GPU was required and CPU is not allowed (clear error)."""
     if torch.cuda.is_available():

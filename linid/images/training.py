@@ -17,10 +17,6 @@ is written atomically; a SIGTERM/SIGUSR1/SIGINT ends the epoch, writes it and ra
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
-import importlib.util
-import json
 import logging
 import math
 import time
@@ -33,7 +29,7 @@ from torch import nn
 
 from linid.images.models import FEATURES, build
 from linid.runtime import Interrupted, precision, progress_line, stop_on_signals
-from linid.sim.checkpoints import load_checkpoint, save_checkpoint
+from linid.sim.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +72,9 @@ class ImageTrainResult:
     curve: list[dict] = field(default_factory=list)
 
 
-@functools.cache
-def code_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for name in TRAINING_CODE:
-        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def checkpoint_fingerprint(cfg: ImageTrainConfig, data: dict) -> str:
-    blob = json.dumps({"train": asdict(cfg), "data": data, "code": code_fingerprint()}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    """A checkpoint resumes only under the same config, data and image training code."""
+    return fingerprint(asdict(cfg), data, TRAINING_CODE)
 
 
 def to_unit(batch: torch.Tensor) -> torch.Tensor:

@@ -22,19 +22,19 @@ TRAINING_CODE = ("linid.runtime", "linid.sim.samplers", "linid.sim.process", "li
 
 
 @functools.cache
-def code_fingerprint() -> str:
-    """Hash of the training code's source (``TRAINING_CODE``)."""
+def code_fingerprint(modules: tuple[str, ...] = TRAINING_CODE) -> str:
+    """Hash of the source of ``modules`` (default: the simulation trainers' ``TRAINING_CODE``)."""
     digest = hashlib.sha256()
-    for name in TRAINING_CODE:
+    for name in modules:
         digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def fingerprint(train: dict, data: dict) -> str:
-    """Hash of the training and dataset configs and of the training code: a checkpoint is resumed
-    only under the same ones (after an edit of the model code a stale checkpoint could crash a
-    rerun, or resume silently when the shapes still match)."""
-    blob = json.dumps({"train": train, "data": data, "code": code_fingerprint()}, sort_keys=True)
+def fingerprint(train: dict, data: dict, modules: tuple[str, ...] = TRAINING_CODE) -> str:
+    """Hash of the training and dataset configs and of the training code (``modules``): a checkpoint
+    is resumed only under the same ones (after an edit of the model code a stale checkpoint could
+    crash a rerun, or resume silently when the shapes still match)."""
+    blob = json.dumps({"train": train, "data": data, "code": code_fingerprint(modules)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

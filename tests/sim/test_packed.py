@@ -148,7 +148,7 @@ def test_a_checkpoint_resumes_only_under_the_same_training_code(tmp_path, monkey
     ckpt = tmp_path / "pack.ckpt"
     with signal_after_steps(12, signal.SIGTERM), pytest.raises(Interrupted):
         train_pack(members, checkpoint=ckpt)
-    monkeypatch.setattr(checkpoints, "code_fingerprint", lambda: "edited-model-code")
+    monkeypatch.setattr(checkpoints, "code_fingerprint", lambda *modules: "edited-model-code")
     with caplog.at_level("WARNING"):
         result = train_pack(members, checkpoint=ckpt)[0]
     assert result.resumed_from == 0 and "different config or training code" in caplog.text

@@ -3,7 +3,6 @@
 import csv
 import logging
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -15,7 +14,7 @@ from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json, atomic_path, read_json
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag
-from linid.runtime import Interrupted, pick_device
+from linid.runtime import Interrupted, exit_with, pick_device
 
 log = logging.getLogger("linid.image_train")
 
@@ -73,7 +72,4 @@ def main(smk) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(snakemake))  # noqa: F821 - injected by Snakemake
-    except Interrupted:
-        sys.exit(143)
+    exit_with(main, snakemake)  # noqa: F821 - injected by Snakemake

@@ -2,7 +2,6 @@
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -11,7 +10,7 @@ from linid.pipeline.context import setup_logging
 from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag, train_summary, write_trained
-from linid.runtime import Interrupted, pick_device
+from linid.runtime import Interrupted, exit_with, pick_device
 from linid.sim.process import load_dataset
 from linid.sim.training import TrainConfig, train
 
@@ -55,7 +54,4 @@ def main(smk) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(snakemake))  # noqa: F821 - injected by Snakemake
-    except Interrupted:
-        sys.exit(143)
+    exit_with(main, snakemake)  # noqa: F821 - injected by Snakemake

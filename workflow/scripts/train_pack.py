@@ -6,7 +6,6 @@ so a rerun in either mode supersedes the other), tagged with its pack.
 
 import logging
 import os
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from linid.pipeline.context import setup_logging
 from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag, train_summary, write_trained
-from linid.runtime import Interrupted, pick_device
+from linid.runtime import Interrupted, exit_with, pick_device
 from linid.sim.packed import train_pack
 from linid.sim.process import load_dataset
 from linid.sim.training import TrainConfig
@@ -81,7 +80,4 @@ def main(smk) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(snakemake))  # noqa: F821 - injected by Snakemake
-    except Interrupted:
-        sys.exit(143)
+    exit_with(main, snakemake)  # noqa: F821 - injected by Snakemake
