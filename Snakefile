@@ -35,6 +35,9 @@ if PRESET is None and not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/aggregate.smk"

@@ -47,9 +47,40 @@ PROBE_METRICS: tuple[str, ...] = (
     "mcc_pearson_aligned",
     "mcc_spearman_aligned",
     "r2_knn",
+    "r2_reverse",
 )
 #: the probe metrics summarised as mean ± std per cell (sv_min / sv_max stay per model)
 SUMMARY_METRICS: tuple[str, ...] = tuple(m for m in PROBE_METRICS if m not in ("sv_min", "sv_max"))
+
+#: the controls every trained [R] model is scored against, on the same held-out draws
+#: (docs/science.md "Controls"); a control's metric m is the column ``f"{m}_{control}"``
+CONTROLS: dict[str, str] = {
+    "x": "observations x (no encoder)",
+    "init": "untrained encoder (initial BN statistics)",
+    "init_bn": "untrained encoder (precise-BN statistics)",
+}
+#: the probe metrics that make sense for a control (no head W, no κ-scaled singular values)
+CONTROL_METRICS: tuple[str, ...] = (
+    "r2_affine",
+    "r2_linear",
+    "mcc_pearson",
+    "mcc_pearson_aligned",
+    "mcc_spearman_aligned",
+    "r2_knn",
+    "r2_reverse",
+)
+#: per-model bootstrap interval of R²_a over its held-out draws (probe.bootstrap)
+INTERVAL_COLUMNS: tuple[str, ...] = ("r2_affine_lo", "r2_affine_hi")
+#: what training adds over the observations, per model on the same draws: R²_a − R²_a(x)
+GAIN = "gain_x"
+
+
+def control_column(metric: str, control: str) -> str:
+    """Column of ``metric`` scored on ``control`` (e.g. ``r2_affine_x``)."""
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {list(CONTROLS)}, got {control!r}")
+    return f"{metric}_{control}"
+
 
 # --------------------------------------------------------------------------- model-to-model
 
@@ -74,6 +105,8 @@ METRIC_LABELS: dict[str, str] = {
     "mcc_pearson_aligned": "MCC (Pearson, aligned)",
     "mcc_spearman_aligned": "MCC (Spearman, aligned)",
     "r2_knn": "R² (kNN probe)",
+    "r2_reverse": "reverse R² (latents → features)",
+    "gain_x": "R²$_a$ gain over the observations x",
     "monitor_r2": "monitor R²",
     "loss": "cross-entropy loss",
     "mcca": "mean CCA between seeds",

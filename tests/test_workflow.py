@@ -40,7 +40,9 @@ def _runs(repo: Path, deleted: bool = False) -> pd.DataFrame:
 
 
 N_MODELS = 2 * 2 * 2  # 2 cells × 2 methods × 2 seeds
-N_JOBS = 2 + 3 * N_MODELS + 3  # datasets, train/features/probe per model, aggregate, figures, paper
+N_DATASETS = 2
+# datasets and their observation controls, train/features/probe per model, aggregate, figures, paper
+N_JOBS = 2 * N_DATASETS + 3 * N_MODELS + 3
 N_FAMILY_CELLS = 2  # M = 2 × K ∈ {2, 6}, 3 seeds each
 # family dataset/train/features/compare per cell, compare_sim per (cell, method), aggregate, figures
 N_JOBS += 4 * N_FAMILY_CELLS + 4 + 2
@@ -58,13 +60,36 @@ def test_outputs_and_tidy_table(repo):
     summary = pd.read_csv(res / "tables" / "probes_summary.csv")
     assert len(summary) == 4 and summary["n_seeds"].eq(2).all()
     md = (res / "tables" / "probes_summary.md").read_text()
-    assert "±" in md and md.count("\n") == 2 + 4
+    assert "±" in md and len([ln for ln in md.splitlines() if ln.startswith("| ")]) == 1 + 4  # header, 4 cells
+    # controls on the same draws, beside (never instead of) each trained model, with intervals
+    for col in ("r2_affine_x", "r2_affine_init", "r2_affine_init_bn", "gain_x", "r2_reverse",
+                "r2_affine_lo", "r2_affine_hi", "mcc_pearson_aligned_x", "r2_knn_init_bn"):
+        assert table[col].notna().all(), col
+    assert (table["gain_x"] - (table["r2_affine"] - table["r2_affine_x"])).abs().max() < 1e-12
+    assert (table["r2_affine_lo"] <= table["r2_affine"]).all() and (table["r2_affine"] <= table["r2_affine_hi"]).all()
+    # the observations control is a property of the dataset: one value per dataset, and it is
+    # the affine R² of z from x on the probe's rows (an independent computation here)
+    assert table.groupby("dataset_id")["r2_affine_x"].nunique().eq(1).all()
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import r2_score
+
+    for data, x_r2 in table.groupby("dataset_id")["r2_affine_x"].first().items():
+        arrays = np.load(res / "sim" / "datasets" / f"{data}.npz")
+        x, z = (arrays[k][:800].astype(np.float64) for k in ("eval_x", "eval_z"))
+        pred = LinearRegression().fit(x[:400], z[:400]).predict(x[400:])
+        assert x_r2 == pytest.approx(r2_score(z[400:], pred), abs=1e-9)
+    assert {"r2_affine_ci_lo", "r2_affine_ci_hi", "gain_x_mean", "r2_affine_x_mean"} <= set(summary.columns)
+    assert "R²_a untrained (BN)" in md and "gain over x" in md
+    # curves start at step 0: the initial model's monitor R², before any update (no loss yet)
     curves = pd.read_csv(res / "tables" / "curves.csv")
-    assert set(curves["step"]) == {10, 20, 30, 40}
+    assert set(curves["step"]) == {0, 10, 20, 30, 40}
+    first = curves[curves["step"] == 0]
+    assert len(first) == N_MODELS and first["monitor_r2"].notna().all() and first["loss"].isna().all()
     for name in ("r2_heatmap", "r2_vs_classes", "training_curves", "paper_comparison"):
         assert (res / "figures" / f"{name}.png").stat().st_size > 5000
         assert (res / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
-    for rule in ("generate_dataset", "train", "extract_features", "probe"):
+    for rule in ("generate_dataset", "train", "extract_features", "probe", "probe_observations"):
         assert list((res / "logs" / rule).rglob("*.log")), rule
     # the paper comparison lists every published value; the tiny cells (N = 64) match none of them
     paper = pd.read_csv(res / "tables" / "paper_comparison.csv")
@@ -96,7 +121,8 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     assert runs["status"].eq("FINISHED").all()
     counts = runs["tags.linid.rule"].value_counts().to_dict()
     assert counts == {
-        "generate_dataset": 2, "train": 8, "extract_features": 8, "probe": 8, "aggregate_probes": 1, "figures": 1,
+        "generate_dataset": 2, "probe_observations": 2, "train": 8, "extract_features": 8, "probe": 8,
+        "aggregate_probes": 1, "figures": 1,
         "paper_comparison": 1,
         "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim": 4,
         "aggregate_pairs": 1, "family_figures": 1,
@@ -143,7 +169,8 @@ def _with(repo: Path, name: str, edit) -> Path:
 def test_probe_setting_reruns_only_probes_and_below(repo):
     cfg = _with(repo, "probe.yaml", lambda c: c["simulation"]["probe"].update(knn_neighbors=5))
     assert planned_jobs(repo, cfg) == {
-        "probe": N_MODELS, "aggregate_probes": 1, "figures": 1, "paper_comparison": 1, "all": 1
+        "probe": N_MODELS, "probe_observations": N_DATASETS, "aggregate_probes": 1, "figures": 1,
+        "paper_comparison": 1, "all": 1,
     }
 
 
@@ -217,8 +244,9 @@ def test_rerun_supersedes_old_mlflow_run(repo):
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs").glob("*.yaml")))
 def test_presets_pass_a_dry_run(tmp_path, preset):
+    # --forceall: every job is planned, whatever results/ a local run left in the checkout
     proc = subprocess.run(
-        SNAKEMAKE + ["--dry-run", "--config", f"preset={preset}"],
+        SNAKEMAKE + ["--dry-run", "--forceall", "--config", f"preset={preset}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
     )

@@ -108,3 +108,63 @@ def knn_r2(features: ArrayLike, latents: ArrayLike, n_neighbors: int = 10) -> fl
     knn = KNeighborsRegressor(n_neighbors=int(n_neighbors)).fit((x_fit - mu) / sd, y_fit)
     pred = knn.predict((x_test - mu) / sd)
     return float(r2_score(y_test, pred, multioutput="uniform_average"))
+
+
+def r2_affine_interval(
+    features: ArrayLike,
+    latents: ArrayLike,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of R²_a over the held-out draws.
+
+    Each replicate resamples the fit half and the score half (rows with replacement, each within
+    its own half, as multinomial row counts), refits z ≈ A f + b by weighted least squares and
+    scores the uniform-average R² on the resampled score half: the interval covers the fit's and
+    the score's sampling noise. Returns (lo, hi) at ``level``; ``n_boot`` replicates from ``seed``.
+    """
+    if int(n_boot) != n_boot or n_boot < 10:
+        raise ValueError(f"n_boot must be an integer >= 10, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    x, y = check_pair(features, latents)
+    x_fit, y_fit, x_test, y_test = halves(x, y)
+    rng = np.random.default_rng(seed)
+    a_fit = np.hstack([x_fit, np.ones((len(x_fit), 1))])
+    a_test = np.hstack([x_test, np.ones((len(x_test), 1))])
+    scores = []
+    for b0 in range(0, int(n_boot), 64):  # 64 replicates at a time bounds the memory
+        nb = min(64, int(n_boot) - b0)
+        wf, wt = _row_counts(rng, nb, len(x_fit)), _row_counts(rng, nb, len(x_test))
+        weighted = wf[:, :, None] * a_fit[None]  # (nb, n_fit, p + 1)
+        gram = weighted.transpose(0, 2, 1) @ a_fit
+        coef = np.linalg.pinv(gram, hermitian=True) @ (weighted.transpose(0, 2, 1) @ y_fit)
+        resid = y_test[None] - a_test[None] @ coef  # (nb, n_test, d)
+        ss_res = np.einsum("bn,bnk->bk", wt, resid**2)
+        mean = wt @ y_test / len(x_test)  # (nb, d)
+        ss_tot = np.einsum("bn,bnk->bk", wt, (y_test[None] - mean[:, None]) ** 2)
+        # sklearn's r2_score convention for a constant target: 1 if predicted exactly, else 0
+        ok = ss_tot > 0
+        r2 = np.where(ok, 1 - ss_res / np.where(ok, ss_tot, 1.0), (ss_res == 0) * 1.0)
+        scores.append(r2.mean(1))
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(np.concatenate(scores), [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def _row_counts(rng: np.random.Generator, n_rep: int, n: int) -> Array:
+    """How often each of n rows is drawn in each of n_rep resamples with replacement, (n_rep, n)."""
+    idx = rng.integers(0, n, (n_rep, n)) + n * np.arange(n_rep)[:, None]
+    return np.bincount(idx.ravel(), minlength=n_rep * n).reshape(n_rep, n).astype(np.float64)
+
+
+def r2_reverse(features: ArrayLike, latents: ArrayLike) -> float:
+    """Reverse probe: R² of f ≈ A z + b (fit on the first half, score on the second).
+
+    Near 1: the features hold nothing beyond an affine image of the latents; low: f(x) carries
+    directions z does not explain (e.g. a nonlinear mixing's curvature in the observations).
+    """
+    x, y = check_pair(features, latents)
+    return _r2_half_half(y, x, fit_intercept=True)

@@ -5,17 +5,34 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from linid.names import PROBE_METRICS
+from linid.names import CONTROL_METRICS, PROBE_METRICS
 from linid.probes.arrays import check_pair
 from linid.probes.mcc import mcc, mcc_aligned
 from linid.probes.regression import (
     knn_r2,
     r2_affine,
     r2_linear,
+    r2_reverse,
     r2_rows,
     r2_rows_linear,
     singular_value_mae,
 )
+
+
+def _blocks(features: ArrayLike, latents: ArrayLike, n_affine: int, n_linear: int):
+    """The R²_a block (rows [0, n_affine)) and the R²_o block (the next n_linear rows)."""
+    for name, val in (("n_affine", n_affine), ("n_linear", n_linear)):
+        if int(val) != val or val < 4:
+            raise ValueError(f"{name} must be an integer >= 4, got {val!r}")
+    n_affine, n_linear = int(n_affine), int(n_linear)
+    x, y = check_pair(features, latents, min_rows=1)
+    need = n_affine + n_linear
+    if x.shape[0] < need:
+        raise ValueError(
+            f"probe_metrics needs n_affine + n_linear = {n_affine} + {n_linear} = {need} rows, "
+            f"got {x.shape[0]}"
+        )
+    return x[:n_affine], y[:n_affine], x[n_affine:need], y[n_affine:need]
 
 
 def probe_metrics(
@@ -37,20 +54,7 @@ def probe_metrics(
     vectors) from ``w_rows`` (the rows of W) and is nan when ``w_rows`` is None or too few rows.
     Extra rows beyond ``n_affine + n_linear`` are ignored. Returns plain Python floats.
     """
-    for name, val in (("n_affine", n_affine), ("n_linear", n_linear)):
-        if int(val) != val or val < 4:
-            raise ValueError(f"{name} must be an integer >= 4, got {val!r}")
-    n_affine, n_linear = int(n_affine), int(n_linear)
-    x, y = check_pair(features, latents, min_rows=1)
-    need = n_affine + n_linear
-    if x.shape[0] < need:
-        raise ValueError(
-            f"probe_metrics needs n_affine + n_linear = {n_affine} + {n_linear} = {need} rows, "
-            f"got {x.shape[0]}"
-        )
-    xa, ya = x[:n_affine], y[:n_affine]
-    xo, yo = x[n_affine:need], y[n_affine:need]
-
+    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear)
     mae, sv = singular_value_mae(xo, yo, kappa=kappa, beta=beta)
 
     if w_rows is None:
@@ -79,5 +83,29 @@ def probe_metrics(
         "mcc_pearson_aligned": mcc_aligned(xa, ya, "pearson"),
         "mcc_spearman_aligned": mcc_aligned(xa, ya, "spearman"),
         "r2_knn": knn_r2(xa, ya, n_neighbors=knn_neighbors),
+        "r2_reverse": r2_reverse(xa, ya),
     }
     return {k: float(out[k]) for k in PROBE_METRICS}
+
+
+def control_metrics(
+    features: ArrayLike,
+    latents: ArrayLike,
+    *,
+    n_affine: int = 8192,
+    n_linear: int = 4096,
+    knn_neighbors: int = 10,
+) -> dict[str, float]:
+    """The ``CONTROL_METRICS`` of features that were not trained (observations x, an untrained
+    encoder), on the same rows and splits as :func:`probe_metrics` scores a trained model."""
+    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear)
+    out = {
+        "r2_affine": r2_affine(xa, ya),
+        "r2_linear": r2_linear(xo, yo),
+        "mcc_pearson": mcc(xa, ya, "pearson"),
+        "mcc_pearson_aligned": mcc_aligned(xa, ya, "pearson"),
+        "mcc_spearman_aligned": mcc_aligned(xa, ya, "spearman"),
+        "r2_knn": knn_r2(xa, ya, n_neighbors=knn_neighbors),
+        "r2_reverse": r2_reverse(xa, ya),
+    }
+    return {k: float(out[k]) for k in CONTROL_METRICS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,7 +26,7 @@ def mcca_vs_classes(pairs: pd.DataFrame, stem: str | Path, metric: str = "mcca")
     """mCCA (mean ± std over seed pairs) vs K, one panel per M; the diversity boundary K = M + 1."""
     check(pairs, ["rep_dim", "n_classes", "layer", metric], "mcca_vs_classes")
     dims = sorted(pairs["rep_dim"].unique())
-    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.4), squeeze=False,
+    fig, axes = plt.subplots(1, len(dims), figsize=(max(5.2, 4.2 * len(dims)), 3.9), squeeze=False,
                              layout="constrained", sharey=True)
     for ax, m in zip(axes[0], dims, strict=True):
         part = pairs[pairs["rep_dim"] == m]
@@ -46,8 +47,12 @@ def mcca_vs_classes(pairs: pd.DataFrame, stem: str | Path, metric: str = "mcca")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("classes K")
         ax.set_title(f"M = {m} (shaded: K < M+1)")
+        ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel(label(metric))
-    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle("mean ± std over seed pairs", fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=2,
+               frameon=False)  # outside the panels: never over the data
     return save(fig, stem)
 
 
@@ -69,16 +74,31 @@ def cca_spectra(spectra: pd.DataFrame, stem: str | Path) -> list[Path]:
             if rows.empty:
                 continue
             spec = rows.groupby("index")["rho"].mean().sort_index().to_numpy()
-            x = np.arange(1, len(spec) + 1) / len(spec)
-            ax.plot(x, spec, color=style["color"], ls=style["ls"], label=style["label"])
-        ax.set_title(cell, fontsize=9)
-        ax.set_xlabel("canonical direction (fraction of dim)")
+            # direction i of n at (i − ½)/n, so spectra of different length share the axis; a short
+            # spectrum is a few discrete values: markers, joined only to guide the eye
+            x = (np.arange(1, len(spec) + 1) - 0.5) / len(spec)
+            marker = "o" if len(spec) <= 12 else None
+            ax.plot(x, spec, color=style["color"], ls=style["ls"], marker=marker, ms=5, lw=1,
+                    label=f"{style['label']} ({len(spec)} directions)")
+        ax.set_xlim(0, 1)
+        ax.set_title(cell_title(cell), fontsize=9)
+        ax.set_xlabel("sorted direction (fraction of width)")
         ax.set_ylim(0, 1.02)
+        ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(cells):]:
         ax.set_visible(False)
-    axes[0][0].set_ylabel("canonical correlation")
-    axes[0][0].legend(fontsize=7, loc="lower left")
+    for row in axes:
+        row[0].set_ylabel("canonical correlation\n(mean over seed pairs)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=min(len(labels), 4),
+               frameon=False)
     return save(fig, stem)
+
+
+def cell_title(cell: str) -> str:
+    """'K6_s0_M2' → 'K = 6 classes, M = 2 (data seed 0)'; any other id as it is."""
+    m = re.fullmatch(r"K(\d+)_s(\d+)_M(\d+)", str(cell))
+    return f"K = {m[1]} classes, M = {m[3]} (data seed {m[2]})" if m else str(cell)
 
 
 def alignment(
@@ -90,15 +110,19 @@ def alignment(
     aligned = affine_predict(fb, fa)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
     kw = {"c": labels, "cmap": "hsv", "s": 4, "alpha": 0.7, "linewidths": 0}
-    axes[0].scatter(fa[:, 0], fa[:, 1], **kw)
+    points = axes[0].scatter(fa[:, 0], fa[:, 1], **kw)
     axes[0].set_title("model A: f(x)")
     axes[1].scatter(fb[:, 0], fb[:, 1], **kw)
     axes[1].set_title("model B: f(x)")
     axes[2].scatter(fa[:, 0], fa[:, 1], c="0.8", s=4, linewidths=0, label="A")
     axes[2].scatter(aligned[:, 0], aligned[:, 1], **{**kw, "s": 2}, label="B, linearly aligned")
     axes[2].set_title("B after the fitted linear map (grey: A)")
-    for ax in axes:
+    for ax, who in zip(axes, ("A", "B", "A"), strict=True):
         ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel(f"{who}: f(x)$_1$")
+        ax.set_ylabel(f"{who}: f(x)$_2$")
+    fig.colorbar(points, ax=list(axes), shrink=0.8, label="class y (angle bin of x)")
+    axes[2].legend(fontsize=7, loc="best", markerscale=3)
     if title:
         fig.suptitle(title)
     return save(fig, stem)

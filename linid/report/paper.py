@@ -22,7 +22,7 @@ import pandas as pd
 from linid.names import CELL_AXES
 from linid.pipeline.cells import DEFAULT_BASE, PAPER_BATCH, PAPER_EPOCHS
 from linid.report.style import check, save
-from linid.report.tables import summarize
+from linid.report.tables import md_cell, summarize
 
 #: settings a published row leaves at the base cell (they must hold in a matching run too)
 FIXED = {k: DEFAULT_BASE[k] for k in ("label_noise", "cond_beta", "prior_shape", "prior_scale")}
@@ -39,6 +39,8 @@ COLUMNS = [
     "published_std",
     "reproduced_mean",
     "reproduced_std",
+    "reproduced_ci_lo",
+    "reproduced_ci_hi",
     "n_seeds",
     "steps",
     "batch_size",
@@ -47,8 +49,18 @@ COLUMNS = [
     "status",
     "note",
 ]
-#: a reproduced mean within this many units of the published one counts as agreeing
+#: the published value's band: ± max(TOLERANCE, 2 × its published std)
 TOLERANCE = 0.01
+#: coverage of the reproduced t-interval over seeds
+LEVEL = 0.95
+
+
+def agrees(published: float, published_std: float, ci_lo: float, ci_hi: float, mean: float) -> bool:
+    """Whether the reproduced t-interval [ci_lo, ci_hi] (the mean alone when n < 2) overlaps the
+    published band published ± max(TOLERANCE, 2 × published_std)."""
+    band = max(TOLERANCE, 2 * float(np.nan_to_num(published_std)))
+    lo, hi = (mean, mean) if pd.isna(ci_lo) else (ci_lo, ci_hi)
+    return hi >= published - band and lo <= published + band
 
 
 def load_published(path: str | Path) -> pd.DataFrame:
@@ -133,23 +145,29 @@ def compare(published: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
         if values.empty:
             out.append({**base, "n_seeds": 0, "status": "not run"})
             continue
-        for _, grp in summarize(values, ["steps", "batch_size"], ["value"]).iterrows():
+        for _, grp in summarize(values, ["steps", "batch_size"], ["value"], level=LEVEL).iterrows():
             steps, batch, mean = grp["steps"], grp["batch_size"], float(grp["value_mean"])
             frac = budget_fraction(int(steps), int(batch), int(pub["n_instances"]))
             delta = mean - base["published"]
-            agrees = abs(delta) <= max(TOLERANCE, 2 * np.nan_to_num(base["published_std"]))
-            budget = "full budget" if frac >= 1 else f"partial budget ({100 * frac:.3g} %)"
+            lo, hi = float(grp["value_ci_lo"]), float(grp["value_ci_hi"])
+            if frac >= 1:
+                ok = agrees(base["published"], base["published_std"], lo, hi, mean)
+                status = f"full budget, {'agrees' if ok else 'differs'}"
+            else:  # a partial budget is a different experiment: shown, never judged
+                status = f"partial budget ({100 * frac:.3g} %), not judged"
             out.append(
                 {
                     **base,
                     "reproduced_mean": mean,
                     "reproduced_std": float(grp["value_std"]),
+                    "reproduced_ci_lo": lo,
+                    "reproduced_ci_hi": hi,
                     "n_seeds": int(grp["n"]),
                     "steps": int(steps),
                     "batch_size": int(batch),
                     "budget_fraction": frac,
                     "delta": delta,
-                    "status": f"{budget}, {'agrees' if agrees else 'differs'}",
+                    "status": status,
                 }
             )
     df = pd.DataFrame(out)
@@ -170,12 +188,14 @@ def markdown(table: pd.DataFrame) -> str:
     lines = [
         "# Published vs reproduced (Reizinger et al. 2025)",
         "",
-        "Values × 100 (MAE as printed). Budget: samples seen as a share of the official run "
-        "(50,000 epochs of max(N // 1024, 1) steps at batch 1024).",
+        "Values × 100 (MAE as printed). Reproduced: mean ± std over seeds and the 95 % t-interval of "
+        "the mean. Budget: samples seen as a share of the official run (50,000 epochs of "
+        "max(N // 1024, 1) steps at batch 1024). Only a full-budget row is judged: it agrees when its "
+        "interval overlaps the published value ± max(1, 2 × published std).",
         "",
-        "| table | setting | method | W rows | metric | published | reproduced | seeds | steps × batch"
-        " | budget | Δ | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| table | setting | method | W rows | metric | published | reproduced | 95 % CI | seeds |"
+        " steps × batch | budget | Δ | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in done.iterrows():
         is_mae = str(r["metric"]).startswith("mae")
@@ -183,12 +203,13 @@ def markdown(table: pd.DataFrame) -> str:
         rep = fmt(r["reproduced_mean"])
         if not pd.isna(r["reproduced_std"]):
             rep += f" ± {fmt(r['reproduced_std'])}"
+        ci = "–" if pd.isna(r["reproduced_ci_lo"]) else f"[{fmt(r['reproduced_ci_lo'])}, {fmt(r['reproduced_ci_hi'])}]"
         pub = fmt(r["published"])
         if not pd.isna(r["published_std"]):
             pub += f" ± {r['published_std']:.2f}"
         lines.append(
-            f"| {r['table']} | {r['setting']} | {r['method']} | "
-            f"{'unit' if r['normalize_w'] else 'free'} | {r['metric']} | {pub} | {rep} | "
+            f"| {r['table']} | {md_cell(r['setting'])} | {r['method']} | "
+            f"{'unit' if r['normalize_w'] else 'free'} | {r['metric']} | {pub} | {rep} | {ci} | "
             f"{int(r['n_seeds'])} | {int(r['steps'])} × {int(r['batch_size'])} | "
             f"{100 * r['budget_fraction']:.3g} % | {fmt(r['delta'])} | {r['status']} |"
         )
@@ -200,46 +221,61 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Published (x) vs reproduced (y) R² per matched row, coloured by the budget fraction.
-
-    One marker per (published row, budget); error bars are the std over seeds; the diagonal is
-    perfect agreement. MAE rows are left out (another scale). With no reproduced row the figure
-    says so instead of being empty.
+    """Published vs reproduced, one row per (published value, budget): a dot plot whose labels sit
+    on the y axis (they never overlap). Black diamond: the published value with its band (± 2 ×
+    published std, at least ± TOLERANCE); circle: the reproduced mean with its 95 % t-interval over
+    seeds, coloured by the budget (share of the paper's samples). MAE rows are left out (another
+    scale). With no reproduced row the figure says so instead of being empty.
     """
     check(table, ["published", "reproduced_mean", "budget_fraction", "metric", "table"], "comparison")
     done = table[(table["n_seeds"] > 0) & ~table["metric"].astype(str).str.startswith("mae")]
-    fig, ax = plt.subplots(figsize=(6.2, 5.2), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, zorder=0)
+    done = done.sort_values(["table", "setting", "metric", "budget_fraction"], kind="stable")
+    n = max(len(done), 1)
+    fig, ax = plt.subplots(figsize=(7.4, 1.6 + 0.34 * n), layout="constrained")
     if done.empty:
         ax.text(0.5, 0.5, "no reproduced cell matches a published row", ha="center", va="center")
+        ax.set_yticks([])
     else:
-        frac = done["budget_fraction"].astype(float).clip(lower=1e-4)
+        y = np.arange(len(done))[::-1]
+        pub = done["published"].to_numpy(float)
+        band = np.maximum(TOLERANCE, 2 * np.nan_to_num(done["published_std"].to_numpy(float)))
+        ax.errorbar(pub, y, xerr=band, fmt="D", color="black", ms=5, capsize=3, lw=1,
+                    label="published (± max(0.01, 2 std))", zorder=3)
+        frac = done["budget_fraction"].astype(float).clip(lower=1e-4).to_numpy()
         norm = matplotlib.colors.LogNorm(vmin=min(1e-3, float(frac.min())), vmax=1.0)
-        markers = {"Table 2": "s", "Table 3": "o", "Table 5": "D"}
-        for name, part in done.groupby("table"):
-            pf = part["budget_fraction"].astype(float).clip(lower=1e-4)
-            ax.errorbar(part["published"], part["reproduced_mean"],
-                        yerr=part["reproduced_std"].fillna(0), fmt="none", ecolor="0.5", lw=0.8)
-            sc = ax.scatter(part["published"], part["reproduced_mean"], c=pf, cmap="viridis",
-                            norm=norm, marker=markers.get(name, "^"), s=46, edgecolor="k",
-                            label=str(name), zorder=3)
-        # one label per point: rows that land on the same spot share it
-        labels: dict[tuple[float, float], list[str]] = {}
-        for _, r in done.iterrows():
-            key = (round(float(r["published"]), 3), round(float(r["reproduced_mean"]), 3))
-            text = f"{r['table'].replace('Table ', 'T')} {r['setting']} {r['metric'].replace('r2_', 'R² ')}"
-            labels.setdefault(key, []).append(text)
-        for i, ((x, y), texts) in enumerate(sorted(labels.items())):
-            ax.annotate("; ".join(texts), (x, y), fontsize=6, xytext=(-4, -10 - 7 * (i % 3)),
-                        textcoords="offset points", ha="right")
-        cb = fig.colorbar(sc, ax=ax)
-        cb.set_label("budget: share of the paper's samples (log)")
-        ax.legend(loc="upper left", fontsize=8)
-        values = done[["published", "reproduced_mean"]].to_numpy(dtype=float)
-        lo = max(0.0, math.floor((float(np.nanmin(values)) - 0.05) * 10) / 10)
-        ax.set_xlim(lo, 1.01)
-        ax.set_ylim(lo, 1.01)
-    ax.set_xlabel("published (Reizinger et al. 2025)")
-    ax.set_ylabel("reproduced (mean ± std over seeds)")
-    ax.set_title("Published vs reproduced R²", fontsize=10)
+        cmap = plt.get_cmap("viridis")
+        mean = done["reproduced_mean"].to_numpy(float)
+        lo = done["reproduced_ci_lo"].to_numpy(float) if "reproduced_ci_lo" in done else mean
+        hi = done["reproduced_ci_hi"].to_numpy(float) if "reproduced_ci_hi" in done else mean
+        lo, hi = np.where(np.isnan(lo), mean, lo), np.where(np.isnan(hi), mean, hi)
+        values = np.concatenate([pub - band, mean])
+        left = max(0.0, math.floor((float(np.nanmin(values)) - 0.05) * 10) / 10)
+        right = 1.01
+        for yi, a_, b_, f in zip(y, lo, hi, frac, strict=True):
+            ax.plot([max(a_, left), min(b_, right)], [yi - 0.18] * 2, color=cmap(norm(f)), lw=2.2)
+            # an interval that runs past the axis ends in an arrowhead at the edge
+            for edge, past, mark in ((left, a_ < left, "<"), (right, b_ > right, ">")):
+                if past:
+                    ax.plot(edge, yi - 0.18, marker=mark, color=cmap(norm(f)), ms=6, clip_on=False)
+        sc = ax.scatter(mean, y - 0.18, c=frac, cmap=cmap, norm=norm, s=40, edgecolor="k", zorder=4,
+                        label="reproduced (mean, 95 % CI over seeds)")
+        labels = [
+            f"{r['table'].replace('Table ', 'T')} · {r['setting']} · {r['method']}"
+            f"{' (unit W)' if r['normalize_w'] else ''} · {_metric_name(r['metric'])} · n={int(r['n_seeds'])}"
+            for _, r in done.iterrows()
+        ]
+        ax.set_yticks(y, labels, fontsize=7.5)
+        cb = fig.colorbar(sc, ax=ax, pad=0.01)
+        cb.set_label("budget: share of the paper's samples", fontsize=8)
+        ax.set_xlim(left, right)
+        ax.set_ylim(-0.8, len(done) - 0.4)
+        ax.grid(axis="x", color="0.9")
+        fig.legend(loc="outside lower center", fontsize=7, ncols=2, frameon=False)
+    ax.set_xlabel("value (R² or MCC; 1 = exact; an arrowhead: the interval runs past the axis)", fontsize=8)
+    ax.set_title("Published (Reizinger et al. 2025) vs reproduced", fontsize=10)
     return save(fig, stem)
+
+
+def _metric_name(metric: str) -> str:
+    names = {"r2_affine": "R²_a", "r2_linear": "R²_o", "r2_w_v": "W→v R²_a", "r2_w_v_linear": "W→v R²_o"}
+    return names.get(metric, metric)

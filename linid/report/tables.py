@@ -6,13 +6,27 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from linid.names import CELL_AXES, PAIR_METRICS, PROBE_METRICS, SUMMARY_METRICS
+from linid.names import (
+    CELL_AXES,
+    CONTROL_METRICS,
+    CONTROLS,
+    GAIN,
+    INTERVAL_COLUMNS,
+    PAIR_METRICS,
+    PROBE_METRICS,
+    SUMMARY_METRICS,
+    control_column,
+)
 
 #: what identifies a sweep cell (summaries pool every data seed and model seed of a cell)
 CELL_COLUMNS = ["experiment", "design", "method", "normalize_w", *CELL_AXES]
 ID_COLUMNS = CELL_COLUMNS + ["data_seed", "seed", "steps", "batch_size"]
-METRICS = list(SUMMARY_METRICS)
+#: every control column of probes.csv: metric m of control c is ``m_c`` (names.control_column)
+CONTROL_COLUMNS = [control_column(m, c) for c in CONTROLS for m in CONTROL_METRICS]
+#: what the summaries pool per cell: the trained model's metrics, its gain over x, the controls
+METRICS = [*SUMMARY_METRICS, GAIN, *CONTROL_COLUMNS]
 EXTRA = [m for m in PROBE_METRICS if m not in SUMMARY_METRICS] + ["final_loss", "final_monitor_r2", "train_seconds", "device"]
 RUN_IDS = ["dataset_uid", "train_uid", "features_uid", "probe_uid", "train_run_id", "dataset_id"]
 
@@ -23,14 +37,21 @@ def read_table(path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.DataFrame:
-    """One row per (sweep, model): identifying columns, probe metrics, training summary, run ids."""
+def tidy_table(
+    rows: list[dict], probes: list[dict], trains: list[dict], observations: dict[str, dict] | None = None
+) -> pd.DataFrame:
+    """One row per (sweep, model): identifying columns, probe metrics with their bootstrap interval,
+    the controls on the same draws (``observations``: dataset id → the x control's metrics; the
+    untrained encoder's come with each probe), R²_a − R²_a(x), training summary, run ids."""
     if not (len(rows) == len(probes) == len(trains)):
         raise ValueError(f"rows/probes/trains differ in length: {len(rows)}, {len(probes)}, {len(trains)}")
+    observations = observations or {}
     records = []
     for row, probe, tr in zip(rows, probes, trains, strict=True):
         rec = dict(row)
-        rec.update({k: probe["metrics"].get(k, np.nan) for k in PROBE_METRICS})
+        values = {**probe["metrics"], **observations.get(row["dataset_id"], {})}
+        rec.update({k: values.get(k, np.nan) for k in (*PROBE_METRICS, *INTERVAL_COLUMNS, *CONTROL_COLUMNS)})
+        rec[GAIN] = rec["r2_affine"] - rec[control_column("r2_affine", "x")]
         rec.update(
             steps=tr["steps"],
             batch_size=tr["batch_size"],
@@ -46,7 +67,7 @@ def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.D
         )
         records.append(rec)
     df = pd.DataFrame.from_records(records)
-    cols = ID_COLUMNS + METRICS + EXTRA + RUN_IDS
+    cols = ID_COLUMNS + [*SUMMARY_METRICS, *INTERVAL_COLUMNS, GAIN, *CONTROL_COLUMNS] + EXTRA + RUN_IDS
     sort = CELL_COLUMNS + ["data_seed", "seed"]
     return df[cols].sort_values(sort, kind="stable").reset_index(drop=True)
 
@@ -55,11 +76,26 @@ def tidy_table(rows: list[dict], probes: list[dict], trains: list[dict]) -> pd.D
 BUDGET_COLUMNS = ["steps", "batch_size"]
 
 
+def t_interval(mean: float, std: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of a mean: mean ± t_{(1+level)/2, n−1} · std / √n (nan for n < 2)."""
+    if n < 2 or not np.isfinite(std):
+        return float("nan"), float("nan")
+    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * std / np.sqrt(n)
+    return mean - half, mean + half
+
+
 def summarize(
-    df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str], count: str = "n", per_metric_counts: bool = False
+    df: pd.DataFrame,
+    by: Sequence[str],
+    metrics: Sequence[str],
+    count: str = "n",
+    per_metric_counts: bool = False,
+    level: float | None = None,
 ) -> pd.DataFrame:
     """Per group of ``by``: ``<m>_mean`` and ``<m>_std`` (ddof = 1, NaNs skipped) of every metric, and
-    ``count`` = rows in the group (plus ``<m>_n`` = finite values of m, when ``per_metric_counts``)."""
+    ``count`` = rows in the group (plus ``<m>_n`` = finite values of m, when ``per_metric_counts``).
+    With ``level``, also ``<m>_ci_lo`` / ``<m>_ci_hi``: the t-interval of the mean over the finite
+    values of m (``t_interval``; nan with fewer than 2)."""
     keys = list(by)
     values = df[keys].copy()
     for m in metrics:
@@ -67,19 +103,28 @@ def summarize(
     g = values.groupby(keys, dropna=False, sort=True)[list(metrics)]
     out = g.agg(["mean", "std"])
     out.columns = [f"{m}_{s}" for m, s in out.columns]
+    counts = g.count()
+    extra: dict[str, object] = {}
+    if level is not None:
+        for m in metrics:
+            ci = [t_interval(mu, sd, int(n), level) for mu, sd, n in
+                  zip(out[f"{m}_mean"], out[f"{m}_std"], counts[m], strict=True)]
+            extra[f"{m}_ci_lo"] = [lo for lo, _ in ci]
+            extra[f"{m}_ci_hi"] = [hi for _, hi in ci]
     if per_metric_counts:
-        for m, n in g.count().items():
-            out[f"{m}_n"] = n
-    out[count] = g.size()
+        extra.update({f"{m}_n": n for m, n in counts.items()})
+    extra[count] = g.size()
+    out = pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
     return out.reset_index()
 
 
-def probe_summary(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """probes_summary.csv: mean ± std over every run (data seed × model seed) of a cell and budget."""
+def probe_summary(table: pd.DataFrame, metrics: Sequence[str] = METRICS, level: float = 0.95) -> pd.DataFrame:
+    """probes_summary.csv: mean, std, n and the t-interval at ``level`` over every run (data seed ×
+    model seed) of a cell and budget, for the trained metrics, the gain over x and the controls."""
     keys = CELL_COLUMNS + BUDGET_COLUMNS
-    out = summarize(table, keys, metrics, count="n_seeds")
-    out["n_data_seeds"] = table.groupby(keys, dropna=False, sort=True)["data_seed"].nunique().to_numpy()
-    return out
+    out = summarize(table, keys, metrics, count="n_seeds", level=level)
+    n_data = table.groupby(keys, dropna=False, sort=True)["data_seed"].nunique().to_numpy()
+    return out.assign(n_data_seeds=n_data, level=level)
 
 
 def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: Sequence[str], digits: int) -> str:
@@ -100,10 +145,70 @@ def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: Sequence
     return "\n".join(lines) + "\n"
 
 
-def markdown_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS, digits: int = 3) -> str:
-    """Paper-style Markdown: one line per cell, metrics as 'mean ± std'."""
-    keys = [c for c in CELL_COLUMNS if c != "design"] + ["steps", "n_seeds"]
-    return _markdown_mean_std(summary, keys, metrics, digits)
+#: the columns of probes_summary.md after the varying axes: (header, summary column, format)
+MARKDOWN_COLUMNS = [
+    ("R²_a trained", "r2_affine", "mean_std"),
+    ("95 % CI", "r2_affine", "ci"),
+    ("R²_a x", control_column("r2_affine", "x"), "mean"),
+    ("R²_a untrained", control_column("r2_affine", "init"), "mean_std"),
+    ("R²_a untrained (BN)", control_column("r2_affine", "init_bn"), "mean_std"),
+    ("gain over x [95 % CI]", GAIN, "mean_ci"),
+    ("MCC aligned", "mcc_pearson_aligned", "mean_std"),
+    ("MCC aligned x", control_column("mcc_pearson_aligned", "x"), "mean"),
+    ("reverse R²", "r2_reverse", "mean_std"),
+]
+
+
+def varying_columns(summary: pd.DataFrame, candidates: Sequence[str]) -> list[str]:
+    """The candidate columns that take more than one value in ``summary`` (NaN counts as a value)."""
+    return [c for c in candidates if c in summary and summary[c].astype(str).nunique() > 1]
+
+
+def md_cell(text: object) -> str:
+    """A value as one Markdown table cell: '|' escaped, line breaks as spaces."""
+    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _fmt(row: pd.Series, col: str, kind: str, digits: int) -> str:
+    mean, std = row.get(f"{col}_mean", np.nan), row.get(f"{col}_std", np.nan)
+    lo, hi = row.get(f"{col}_ci_lo", np.nan), row.get(f"{col}_ci_hi", np.nan)
+    if pd.isna(mean):
+        return "–"
+    m = f"{mean:+.{digits}f}" if kind == "mean_ci" else f"{mean:.{digits}f}"
+    ci = "–" if pd.isna(lo) else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+    if kind == "ci":
+        return ci
+    if kind == "mean_ci":
+        return m if pd.isna(lo) else f"{m} {ci}"
+    if kind == "mean_std" and not pd.isna(std):
+        return f"{m} ± {std:.{digits}f}"
+    return m
+
+
+def markdown_table(summary: pd.DataFrame, digits: int = 3) -> str:
+    """probes_summary.md: one line per cell, only the axes that vary across the table, the trained
+    R²_a (mean ± std over runs, t-interval), its controls on the same draws and the gain over x;
+    the settings every row shares are listed once above the table."""
+    candidates = [c for c in CELL_COLUMNS if c != "design"] + BUDGET_COLUMNS
+    keys = varying_columns(summary, candidates) or ["method"]
+    shared = [c for c in candidates if c in summary and c not in keys and len(summary)]
+    level = float(summary["level"].iloc[0]) if "level" in summary and len(summary) else 0.95
+    lines = [
+        f"Mean ± std over the n runs (data seed × model seed) of each cell; CI: {100 * level:g} % "
+        "t-interval of the mean. x: the observations themselves (no encoder); untrained: the same "
+        "seed's encoder at initialisation, with its initial BatchNorm statistics or with precise-BN "
+        "(as trained models are evaluated); gain: R²_a − R²_a(x), per run on the same draws.",
+        "",
+        "Shared by every row: " + ", ".join(f"{c} = {md_cell(summary[c].iloc[0])}" for c in shared) + ".",
+        "",
+    ]
+    header = [*keys, "n", *(h for h, _, _ in MARKDOWN_COLUMNS)]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in summary.iterrows():
+        cells = [md_cell(r[k]) for k in keys] + [str(int(r["n_seeds"]))]
+        cells += [_fmt(r, col, kind, digits) for _, col, kind in MARKDOWN_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def curves_table(rows: list[dict], curves: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,12 +1,14 @@
-"""Feature extraction: encoder outputs f(x) on the held-out draws and the head's rows (docs/science.md §3)."""
+"""Feature extraction: encoder outputs f(x) on the held-out draws and the head's rows (docs/science.md §3),
+and the untrained controls: the same seed's encoder at initialisation (docs/science.md "Controls")."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from linid.sim.models import Encoder, Head
+from linid.sim.models import Encoder, Head, build_models
 from linid.sim.process import GenerativeProcess
+from linid.sim.training import TrainConfig, calibrated_copy
 
 
 @torch.no_grad()
@@ -39,3 +41,28 @@ def extract(encoder: Encoder, head: Head, process: GenerativeProcess, method: st
         "w_targets": head_targets(process, method),
         "temperature": np.asarray(float(head.temperature.detach())),
     }
+
+
+@torch.no_grad()
+def untrained_features(
+    cfg: TrainConfig, meta: dict, process: GenerativeProcess, x: np.ndarray, device: torch.device
+) -> dict[str, np.ndarray]:
+    """f_init(x) of the encoder the model started from (same seed, same architecture, nothing trained).
+
+    ``features_init``: eval mode on the initial BatchNorm statistics (mean 0, variance 1), so no
+    data enters; ``features_init_bn``: the precise-BN statistics linid gives a trained model,
+    from the same draws (``calibrated_copy`` seeded with the step budget, as training ends).
+    ``meta`` is the model file's metadata (architecture); ``cfg`` the model's TrainConfig.
+    """
+    encoder, _ = build_models(
+        meta["latent_dim"],
+        meta["n_outputs"],
+        cfg.seed,
+        width_multipliers=tuple(meta["width_multipliers"]),
+        temperature=cfg.temperature,
+        learn_temperature=cfg.learn_temperature,
+    )
+    encoder.to(device)
+    raw = encode(encoder, x)
+    calibrated = calibrated_copy(encoder, process.to(device), cfg, seed=cfg.steps)
+    return {"features_init": raw, "features_init_bn": encode(calibrated, x)}

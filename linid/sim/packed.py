@@ -38,6 +38,7 @@ from linid.sim.training import (
     TrainResult,
     calibrated_copy,
     data_seed,
+    initial_point,
     monitor_r2,
 )
 
@@ -278,6 +279,11 @@ def train_pack(
         opt.step()
         return per_model.detach().clone()
 
+    if start == 0 and mons is not None:
+        for i in range(k):
+            curves[i].append(initial_point(encoder.unpack(i, singles[i][0]), procs[i], members[i][1], mons[i]))
+            if on_log is not None:
+                on_log(i, 0, curves[i][-1])
     graph: _GraphedStep | None = None
     side = torch.cuda.Stream(device) if use_graph else None
     xs = ys = None

@@ -93,6 +93,15 @@ def calibrated_copy(
     return enc.eval()
 
 
+def initial_point(encoder: Encoder, process: GenerativeProcess, cfg: TrainConfig, monitor) -> dict:
+    """Step 0 of a curve: the monitor R² of the model before any update (precise-BN statistics from
+    draws seeded 0, as every later point is seeded with its step); no loss has been computed yet."""
+    enc = calibrated_copy(encoder, process, cfg, seed=0)
+    with torch.no_grad():
+        r2 = monitor_r2(enc(monitor[0]), monitor[1])
+    return {"step": 0, "monitor_r2": r2, "seconds": 0.0}
+
+
 @dataclass
 class TrainResult:
     encoder: Encoder
@@ -180,6 +189,10 @@ def train(
     xs = ys = None
     current_chunk_state = None
     window: list[torch.Tensor] = resumed_window
+    if start == 0 and mon_x is not None:
+        curve.append(initial_point(encoder, proc, cfg, (mon_x, mon_z)))
+        if on_log is not None:
+            on_log(0, curve[-1])
     t0 = time.perf_counter()
     encoder.train()
     with stop_on_signals() as flag:

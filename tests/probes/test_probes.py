@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from linid.names import PROBE_METRICS
+from linid.names import CONTROL_METRICS, PROBE_METRICS
 from linid.probes import mcc as MC
 from linid.probes import regression as R
 from linid.probes import suite as S
@@ -272,7 +272,7 @@ def test_probe_metrics_keys_values_and_row_blocks():
     assert set(out) == {
         "r2_affine", "r2_linear", "mae_sv", "sv_min", "sv_max", "r2_w_v", "r2_w_v_linear",
         "mae_w_v", "mcc_pearson", "mcc_spearman", "mcc_pearson_aligned", "mcc_spearman_aligned",
-        "r2_knn",
+        "r2_knn", "r2_reverse",
     }  # fmt: skip
     assert all(type(val) is float for val in out.values())
     assert out["r2_affine"] == pytest.approx(1.0, abs=1e-10)
@@ -288,6 +288,62 @@ def test_probe_metrics_keys_values_and_row_blocks():
     assert out["mcc_spearman_aligned"] == pytest.approx(1.0, abs=1e-10)
     assert out["mcc_pearson"] < 0.99
     assert 0.5 < out["r2_knn"] < 1.0
+    assert out["r2_reverse"] == pytest.approx(1.0, abs=1e-10)  # f is exactly affine in z
+
+
+# --------------------------------------------------------------------------- controls, intervals
+
+
+def test_control_metrics_score_the_same_rows_as_the_trained_probe():
+    d, n_affine, n_linear = 3, 800, 400
+    z = _latents(n=n_affine + n_linear, d=d)
+    f = np.tanh(2 * z @ _orthogonal(d, seed=5)) + 0.1 * _rng(6).standard_normal(z.shape)
+    trained = S.probe_metrics(f, z, kappa=10.0, n_affine=n_affine, n_linear=n_linear)
+    control = S.control_metrics(f, z, n_affine=n_affine, n_linear=n_linear)
+    assert tuple(control) == CONTROL_METRICS
+    for m in CONTROL_METRICS:
+        assert control[m] == trained[m], m
+
+
+def test_reverse_probe_sees_what_the_latents_do_not_explain():
+    z = _latents(n=2000, d=3)
+    extra = _rng(7).standard_normal((2000, 3))  # directions independent of z
+    f = np.hstack([z, extra])
+    assert R.r2_affine(f, z) == pytest.approx(1.0, abs=1e-9)  # z is in f ...
+    assert R.r2_reverse(f, z) == pytest.approx(0.5, abs=0.05)  # ... but half of f is not z
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_rows():
+    def draw(n, seed):
+        z = _rng(seed).standard_normal((n, 3))
+        return z @ _orthogonal(3, seed=1) + 0.7 * _rng(seed + 1).standard_normal((n, 3)), z
+
+    f, z = draw(2000, 10)
+    lo, hi = R.r2_affine_interval(f, z, n_boot=400, seed=0)
+    assert lo < R.r2_affine(f, z) < hi
+    assert (lo, hi) == R.r2_affine_interval(f, z, n_boot=400, seed=0)  # seeded
+    f4, z4 = draw(8000, 10)
+    lo4, hi4 = R.r2_affine_interval(f4, z4, n_boot=400, seed=0)
+    assert (hi4 - lo4) < 0.7 * (hi - lo)  # ~1/sqrt(4) of the width
+
+
+def test_bootstrap_interval_covers_the_population_value():
+    # population R² of z from f = z + noise(σ) per dim is 1 / (1 + σ²); 20 independent data sets
+    sigma, truth, hits = 0.7, 1 / (1 + 0.7**2), 0
+    for seed in range(20):
+        z = _rng(100 + seed).standard_normal((1000, 2))
+        f = z + sigma * _rng(200 + seed).standard_normal((1000, 2))
+        lo, hi = R.r2_affine_interval(f, z, n_boot=200, seed=seed)
+        hits += lo <= truth <= hi
+    assert hits >= 16  # 95 % nominal: 19 expected; < 16 of 20 has probability < 2 %
+
+
+def test_bootstrap_interval_refuses_bad_settings():
+    z = _latents(n=100, d=2)
+    with pytest.raises(ValueError, match="n_boot"):
+        R.r2_affine_interval(z, z, n_boot=5)
+    with pytest.raises(ValueError, match="level"):
+        R.r2_affine_interval(z, z, level=1.0)
 
 
 def test_probe_metrics_linear_block_uses_fresh_rows():

@@ -85,12 +85,15 @@ def test_a_matching_cell_is_compared_with_its_budget():
     assert hit["reproduced_std"] == pytest.approx(np.std([0.97, 0.99], ddof=1))
     assert hit["budget_fraction"] == pytest.approx(0.003)
     assert hit["delta"] == pytest.approx(0.98 - 0.998)
-    assert hit["status"] == "partial budget (0.3 %), differs"
+    assert hit["status"] == "partial budget (0.3 %), not judged"
+    half = 12.706204736174705 * hit["reproduced_std"] / np.sqrt(2)  # t(0.975, 1)
+    assert hit["reproduced_ci_lo"] == pytest.approx(0.98 - half)
+    assert hit["reproduced_ci_hi"] == pytest.approx(0.98 + half)
     # every published row appears, the unmatched ones as "not run"
     assert len(out) == len(pub)
     assert (out[out["table"] == "Table 2"]["status"] == "not run").all()
     md = markdown(out)
-    assert "| Table 3 | d = 5 | supervised | free | r2_affine | 99.8 ± 0.00 | 98.0 ± 1.4 |" in md
+    assert "| Table 3 | d = 5 | supervised | free | r2_affine | 99.8 ± 0.00 | 98.0 ± 1.4 | [85.3, 110.7] |" in md
     assert "0.3 %" in md
 
 
@@ -116,6 +119,22 @@ def test_full_budget_within_tolerance_agrees():
     out = compare(load_published(PUBLISHED), probes)
     hit = out[(out["table"] == "Table 3") & (out["setting"] == "d = 5")].iloc[0]
     assert hit["budget_fraction"] == 1.0 and hit["status"] == "full budget, agrees"
+
+
+@pytest.mark.parametrize(
+    ("values", "status"),
+    [
+        ([0.95, 0.96, 0.97], "full budget, differs"),  # interval [0.935, 0.985] misses 0.998 ± 0.01
+        ([0.90, 0.99, 0.995], "full budget, agrees"),  # wide interval reaches the published band
+        ([0.989, 0.989, 0.989], "full budget, agrees"),  # no spread: the mean is within the band
+    ],
+)
+def test_full_budget_is_judged_by_the_interval_over_seeds(values, status):
+    probes = pd.concat([_probes(steps=500_000, batch_size=1024)] * 2, ignore_index=True).iloc[:3]
+    probes = probes.assign(seed=[0, 1, 2], r2_affine=values)
+    out = compare(load_published(PUBLISHED), probes)
+    hit = out[(out["table"] == "Table 3") & (out["setting"] == "d = 5")].iloc[0]
+    assert hit["n_seeds"] == 3 and hit["status"] == status
 
 
 def test_malformed_published_file_is_refused(tmp_path):

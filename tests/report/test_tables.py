@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linid.names import CELL_AXES, PROBE_METRICS, SUMMARY_METRICS
+from linid.names import CELL_AXES, CONTROL_METRICS, PROBE_METRICS, SUMMARY_METRICS, control_column
 from linid.pipeline.cells import DEFAULT_BASE
 from linid.report.tables import (
     ID_COLUMNS,
@@ -12,6 +12,7 @@ from linid.report.tables import (
     markdown_table,
     probe_summary,
     summarize,
+    t_interval,
     tidy_table,
 )
 
@@ -25,15 +26,18 @@ def test_summarize_mean_std_counts():
     assert list(s.columns) == ["x_mean", "x_std", "y_mean", "y_std", "x_n", "y_n", "n"]
 
 
-def _rows(n_seeds=2):
+def _rows(n_seeds=2, controls=False):
     rows, probes, trains = [], [], []
     for method in ("supervised", "diet"):
         for seed in range(n_seeds):
             row = {**DEFAULT_BASE, "experiment": "e", "design": "grid", "method": method,
                    "normalize_w": False, "seed": seed, "data_seed": seed, "dataset_id": f"ds{seed}"}
             rows.append(row)
-            probes.append({"metrics": {m: 0.5 + 0.1 * seed for m in PROBE_METRICS},
-                           "features_uid": "f", "job_uid": "p"})
+            metrics = {m: 0.5 + 0.1 * seed for m in PROBE_METRICS}
+            if controls:
+                metrics.update({control_column(m, "init"): 0.2 for m in CONTROL_METRICS})
+                metrics.update(r2_affine_lo=0.4 + 0.1 * seed, r2_affine_hi=0.6 + 0.1 * seed)
+            probes.append({"metrics": metrics, "features_uid": "f", "job_uid": "p"})
             trains.append({"steps": 10, "batch_size": 4, "final_loss": 1.0, "seconds": 2.0,
                            "device": "cpu", "dataset_uid": "d", "job_uid": "t"})
     return rows, probes, trains
@@ -53,9 +57,37 @@ def test_probe_summary_pools_seeds_per_cell_and_renders_markdown():
     assert len(s) == 2 and s["n_seeds"].eq(3).all() and s["n_data_seeds"].eq(3).all()
     assert s["r2_affine_mean"].tolist() == pytest.approx([0.6, 0.6])
     assert s["r2_affine_std"].tolist() == pytest.approx([0.1, 0.1])
+    # 95 % t-interval of the mean of 0.5, 0.6, 0.7: 0.6 ± t(0.975, 2) · 0.1 / √3
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)
+    assert s["r2_affine_ci_lo"].tolist() == pytest.approx([0.6 - half] * 2)
+    assert s["r2_affine_ci_hi"].tolist() == pytest.approx([0.6 + half] * 2)
     md = markdown_table(s)
-    assert md.count("\n") == 2 + 2 and "0.600 ± 0.100" in md
+    body = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(body) == 1 + 2 and "0.600 ± 0.100" in md
+    assert f"[{0.6 - half:.3f}, {0.6 + half:.3f}]" in md
+    # only the axis that varies (method) is a column; the shared settings are stated once
+    assert body[0].startswith("| method | n | R²_a trained |") and "latent_dim" not in body[0]
+    assert "Shared by every row:" in md and "latent_dim = 5" in md
     assert all(f"{m}_mean" in s for m in SUMMARY_METRICS)
+
+
+def test_controls_and_gain_sit_beside_each_model_and_never_replace_it():
+    rows, probes, trains = _rows(n_seeds=2, controls=True)
+    obs = {f"ds{seed}": {control_column(m, "x"): 0.3 for m in CONTROL_METRICS} for seed in range(2)}
+    table = tidy_table(rows, probes, trains, obs)
+    assert table["r2_affine"].tolist() == pytest.approx([0.5, 0.6, 0.5, 0.6])
+    assert table["r2_affine_x"].eq(0.3).all() and table["r2_affine_init"].eq(0.2).all()
+    assert table["gain_x"].tolist() == pytest.approx([0.2, 0.3, 0.2, 0.3])
+    assert (table["r2_affine_lo"] < table["r2_affine"]).all() and (table["r2_affine"] < table["r2_affine_hi"]).all()
+    assert table["r2_affine_init_bn"].isna().all()  # a control not computed stays missing
+    md = markdown_table(probe_summary(table))
+    assert "| 0.300 | 0.200 ± 0.000 | – | +0.250 [" in md
+
+
+def test_t_interval_needs_two_values():
+    assert all(np.isnan(t_interval(1.0, np.nan, 1)))
+    lo, hi = t_interval(0.0, 1.0, 2, level=0.9)
+    assert hi == pytest.approx(6.313751514675043 / np.sqrt(2)) and lo == -hi
 
 
 def test_curves_table_repeats_identifying_columns():

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from linid.sim.features import encode, extract, head_targets
+from linid.sim.features import encode, extract, head_targets, untrained_features
 from linid.sim.models import build_models, n_outputs_for
 from linid.sim.process import DGPConfig, generator_for, make_process
 
@@ -40,3 +40,22 @@ def test_extract_returns_every_array_the_probe_needs():
     assert out["w_rows"].shape == out["w_targets"].shape == (30, 3)
     assert float(out["temperature"]) == float(head.temperature)
     assert torch.is_tensor(head.weight)
+
+
+def test_untrained_features_are_the_seeds_initial_encoder():
+    from linid.sim.training import TrainConfig, calibrated_copy, train
+
+    cfg = TrainConfig(seed=4, steps=30, batch_size=32, log_every=10, eval_every=10, bn_batches=3)
+    x = PROC.sample(200, generator_for(0, 2)).x.numpy()
+    trained = train(PROC, cfg)
+    meta = {"latent_dim": 3, "n_outputs": 6, "width_multipliers": [10, 50, 50, 50, 50, 10]}
+    out = untrained_features(cfg, meta, PROC, x, torch.device("cpu"))
+    init, _ = build_models(3, 6, seed=4)
+    # data-free: the initial weights in eval mode on their initial BatchNorm statistics
+    np.testing.assert_array_equal(out["features_init"], encode(init, x))
+    # precise-BN: the same weights, statistics from the draws that end training (seeded by steps)
+    np.testing.assert_array_equal(out["features_init_bn"], encode(calibrated_copy(init, PROC, cfg, seed=30), x))
+    assert not np.allclose(out["features_init"], out["features_init_bn"])
+    assert not np.allclose(out["features_init_bn"], encode(trained.encoder, x))  # not the trained model
+    again = untrained_features(cfg, meta, PROC, x, torch.device("cpu"))
+    np.testing.assert_array_equal(again["features_init_bn"], out["features_init_bn"])

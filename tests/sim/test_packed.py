@@ -33,7 +33,7 @@ def test_every_model_sees_its_own_batches():
     packed = train_pack(_members(24, lr=0.0))
     for (proc, cfg), res in zip(_members(24, lr=0.0), packed, strict=True):
         single = train(proc, cfg)
-        assert [p["loss"] for p in res.curve] == pytest.approx([p["loss"] for p in single.curve], rel=1e-5)
+        assert [p.get("loss") for p in res.curve] == pytest.approx([p.get("loss") for p in single.curve], rel=1e-5)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -49,7 +49,7 @@ def test_a_models_training_does_not_depend_on_its_pack_or_position(threads):
     finally:
         torch.set_num_threads(before)
     for other in (third, first):
-        assert [p["loss"] for p in other.curve] == [p["loss"] for p in alone.curve]
+        assert [p.get("loss") for p in other.curve] == [p.get("loss") for p in alone.curve]
         for part in ("encoder", "head"):
             ref = getattr(alone, part).state_dict()
             for name, value in getattr(other, part).state_dict().items():
@@ -96,7 +96,7 @@ def test_resume_after_signal_is_exact(tmp_path, sig):
         for x, y in zip(a.encoder.state_dict().values(), b.encoder.state_dict().values(), strict=True):
             assert torch.equal(x, y)
         assert torch.equal(a.head.weight, b.head.weight)
-        assert [p["loss"] for p in a.curve] == [p["loss"] for p in b.curve]
+        assert [p.get("loss") for p in a.curve] == [p.get("loss") for p in b.curve]
 
 
 def test_pack_members_must_agree():
@@ -122,7 +122,7 @@ def test_bf16_autocast_is_an_option_that_tracks_fp32():
     fp32 = train_pack(_members(30, seeds=(0, 1)))
     bf16 = train_pack(_members(30, seeds=(0, 1), precision="bf16"))
     for a, b in zip(fp32, bf16, strict=True):
-        la, lb = [p["loss"] for p in a.curve], [p["loss"] for p in b.curve]
+        la, lb = [p.get("loss") for p in a.curve], [p.get("loss") for p in b.curve]
         assert la != lb and lb == pytest.approx(la, rel=0.02)
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp16")
@@ -135,7 +135,7 @@ def test_cuda_graph_replay_matches_eager_training_on_gpu():
     eager = train_pack(_members(40, cuda_graph=False), device=cuda)
     graphed = train_pack(_members(40), device=cuda)
     for a, b in zip(eager, graphed, strict=True):
-        assert [p["loss"] for p in b.curve] == pytest.approx([p["loss"] for p in a.curve], rel=1e-4)
+        assert [p.get("loss") for p in b.curve] == pytest.approx([p.get("loss") for p in a.curve], rel=1e-4)
         for (name, x), y in zip(a.encoder.state_dict().items(), b.encoder.state_dict().values(), strict=True):
             if x.is_floating_point():
                 assert torch.allclose(x, y, atol=1e-4), name

@@ -4,18 +4,22 @@
 rule aggregate_probes:
     input:
         probes=model_files(rules.probe.output.probe),
+        observations=dataset_files(rules.probe_observations.output.probe),
         summaries=model_files(TRAINED["summary"]),
         curves=model_files(TRAINED["curve"]),
     output:
         table=report(
             "results/tables/probes.csv",
-            category="Tables",
+            category="[R] simulation",
+            subcategory="tables",
             caption="../report/probes.rst",
         ),
         summary="results/tables/probes_summary.csv",
-        markdown=report(
-            "results/tables/probes_summary.md",
-            category="Tables",
+        markdown="results/tables/probes_summary.md",
+        html=report(
+            "results/tables/probes_summary.html",
+            category="[R] simulation",
+            subcategory="tables",
             caption="../report/summary.rst",
         ),
         curves="results/tables/curves.csv",
@@ -28,6 +32,8 @@ rule aggregate_probes:
     params:
         rows=probe_rows(),
         models=[list(m) for m in MODELS],
+        datasets=list(DATASETS),
+        level=SIM["probe"]["level"],
         code=code("aggregate.py"),
     script:
         "../scripts/aggregate.py"

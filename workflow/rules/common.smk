@@ -184,6 +184,23 @@ def pack_runtime(pack):
     return runtime
 
 
+def train_work(data):
+    """Estimated work of one model in 10k-step units at d = 10 (train_runtime's scaling, no floor)."""
+    cell = DATASETS[data]
+    steps = cell_steps(SIM["train"], cell.n_instances)
+    return steps / 10_000 * max(cell.latent_dim / 10, 0.5)
+
+
+def pack_priority(pack):
+    """Scheduling priority: the pack's estimated work, so the heaviest packs start first and the
+    last jobs to run are short ones (no core idles behind a long pack started late)."""
+    return int(1000 * sum(train_work(d) for d, *_ in pack.members))
+
+
+# a dataset unlocks its training jobs: generate every one before any training starts
+DATASET_PRIORITY = max((pack_priority(p) for p in PACKS), default=0) + 1
+
+
 def pack_mem(pack):
     """MB: train_mem_mb plus train_mem_mb_per_packed_model for every further member, x attempt."""
 
@@ -252,19 +269,26 @@ def model_files(pattern):
     return [pattern.format(data=d, method=m, head=h, seed=s) for d, m, h, s in MODELS]
 
 
+def dataset_files(pattern):
+    """``pattern`` (with {data}) for every simulation dataset, in DATASETS order."""
+    return [pattern.format(data=d) for d in DATASETS]
+
+
 def probe_rows():
     """One row per (sweep, model): the identifying columns of probes.csv."""
     return [s.row() for s in SPECS]
 
 
 def extra_axes():
-    """Sweep axes beyond the grid's that take more than one value (each gets its own figure)."""
+    """Sweep axes beyond the grid's that take more than one value within one sweep and method
+    (each gets its own figure). An axis that differs only between sweeps or methods (e.g. N,
+    10,240 for supervised and 1,000 for DIET) gets none: its figure would confound the two."""
     values = {}
     for s in SPECS:
         for a in CELL_AXES:
             if a not in GRID_AXES:
-                values.setdefault(a, set()).add(getattr(s.cell, a))
-    return sorted(a for a, v in values.items() if len(v) > 1)
+                values.setdefault((a, s.experiment, s.method), set()).add(getattr(s.cell, a))
+    return sorted({a for (a, *_), v in values.items() if len(v) > 1})
 
 
 def sweep_bases():

@@ -56,14 +56,15 @@ rule aggregate_pairs:
     output:
         table=report(
             "results/tables/pairs.csv",
-            category="Tables",
+            category="[K] family and seed pairs",
             caption="../report/pairs.rst",
         ),
         spectra="results/tables/cca_spectra.csv",
         summary="results/tables/pairs_summary.csv",
-        markdown=report(
-            "results/tables/pairs_summary.md",
-            category="Tables",
+        markdown="results/tables/pairs_summary.md",
+        html=report(
+            "results/tables/pairs_summary.html",
+            category="[K] family and seed pairs",
             caption="../report/pairs_summary.rst",
         ),
         meta="results/tables/pairs.meta.json",
@@ -88,17 +89,17 @@ rule family_figures:
     output:
         mcca=report(
             "results/figures/family/mcca_vs_classes.png",
-            category="Family",
+            category="[K] family and seed pairs",
             caption="../report/mcca.rst",
         ),
         alignment=report(
             "results/figures/family/alignment.png",
-            category="Family",
+            category="[K] family and seed pairs",
             caption="../report/alignment.rst",
         ),
         spectra=report(
             "results/figures/family/cca_spectra.png",
-            category="Family",
+            category="[K] family and seed pairs",
             caption="../report/spectra.rst",
         ),
         pdfs=multiext(

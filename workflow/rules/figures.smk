@@ -9,17 +9,20 @@ rule figures:
     output:
         heatmap=report(
             "results/figures/r2_heatmap.png",
-            category="Figures",
+            category="[R] simulation",
+            subcategory="figures",
             caption="../report/heatmap.rst",
         ),
         vs_classes=report(
             "results/figures/r2_vs_classes.png",
-            category="Figures",
+            category="[R] simulation",
+            subcategory="figures",
             caption="../report/vs_classes.rst",
         ),
         curves=report(
             "results/figures/training_curves.png",
-            category="Figures",
+            category="[R] simulation",
+            subcategory="figures",
             caption="../report/curves.rst",
         ),
         pdfs=multiext(
@@ -31,7 +34,8 @@ rule figures:
         axes=report(
             directory("results/figures/axes"),
             patterns=["{name}.png"],
-            category="Figures",
+            category="[R] simulation",
+            subcategory="figures",
             caption="../report/axes.rst",
         ),
     log:

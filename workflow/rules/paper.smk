@@ -9,17 +9,21 @@ rule paper_comparison:
     output:
         table=report(
             "results/tables/paper_comparison.csv",
-            category="Paper",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
             caption="../report/paper.rst",
         ),
-        markdown=report(
-            "results/tables/paper_comparison.md",
-            category="Paper",
+        markdown="results/tables/paper_comparison.md",
+        html=report(
+            "results/tables/paper_comparison.html",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
             caption="../report/paper.rst",
         ),
         figure=report(
             "results/figures/paper_comparison.png",
-            category="Paper",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
             caption="../report/paper_fig.rst",
         ),
         pdf="results/figures/paper_comparison.pdf",

@@ -7,6 +7,7 @@ rule generate_dataset:
         meta="results/sim/datasets/{data}.json",
     log:
         "results/logs/generate_dataset/{data}.log",
+    priority: DATASET_PRIORITY
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -65,6 +66,7 @@ for pack in PACKS:
             summary=pack_files(pack, TRAINED["summary"]),
         log:
             f"results/logs/train_pack/{pack.id}.log",
+        priority: pack_priority(pack)
         conda:
             "../../envs/torch.yaml"
         threads: SIM["train"]["threads"]
@@ -125,3 +127,25 @@ rule probe:
         code=code("probe.py"),
     script:
         "../scripts/probe.py"
+
+
+rule probe_observations:
+    input:
+        data=rules.generate_dataset.output.data,
+        meta=rules.generate_dataset.output.meta,
+    output:
+        probe="results/sim/probes/{data}/observations.json",
+    log:
+        "results/logs/probe_observations/{data}.log",
+    group:
+        "probe"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        probe=SIM["probe"],
+        code=code("probe_observations.py"),
+    script:
+        "../scripts/probe_observations.py"

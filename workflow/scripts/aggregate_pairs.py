@@ -5,6 +5,7 @@ import pandas as pd
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json, atomic_path
 from linid.pipeline.tracking import job_run
+from linid.report.html import markdown_to_html
 from linid.report.tables import markdown_pairs, pairs_summary, read_table
 
 #: the identifying columns every compared cell carries (params.cells, one record per input file)
@@ -33,8 +34,11 @@ def main(smk) -> None:
                             (smk.output.spectra, spectra)):
             with atomic_path(path, ".csv") as tmp:
                 frame.to_csv(tmp, index=False)
+        md = markdown_pairs(summary)
         with atomic_path(smk.output.markdown) as tmp:
-            tmp.write_text(markdown_pairs(summary))
+            tmp.write_text(md)
+        with atomic_path(smk.output.html) as tmp:
+            tmp.write_text(markdown_to_html(md, "Seed pairs: summary"))
         f = table[(table["layer"] == "f")]
         run.log_metrics({"n_pairs": len(table), "mean_mcca_f": float(f["mcca"].mean())})
         for path in (smk.output.table, smk.output.summary, smk.output.markdown):

@@ -1,4 +1,5 @@
-"""Rule extract_features: encoder outputs on the held-out set, and the head's rows."""
+"""Rule extract_features: encoder outputs on the held-out set, the head's rows, and the same seed's
+untrained encoder on the same set (the controls)."""
 
 import numpy as np
 import torch
@@ -7,9 +8,10 @@ from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
-from linid.sim.features import extract
+from linid.sim.features import extract, untrained_features
 from linid.sim.models import load_model
 from linid.sim.process import load_dataset
+from linid.sim.training import TrainConfig
 
 
 def main(smk) -> None:
@@ -17,10 +19,12 @@ def main(smk) -> None:
     process, arrays = load_dataset(smk.input.data)
     train_summary = read_json(smk.input.summary)
     with job_run(smk.rule, dict(smk.wildcards), {"method": smk.params.method}, upstream=[train_summary["job_uid"]]) as run:
-        encoder, head, _ = load_model(smk.input.model)
-        encoder.to(pick_device())
+        encoder, head, meta = load_model(smk.input.model)
+        device = pick_device()
+        encoder.to(device)
         with torch.no_grad():
             out = extract(encoder, head, process, smk.params.method, arrays)
+        out.update(untrained_features(TrainConfig(**meta["train"]), meta, process, arrays["eval_x"], device))
         run.log_metrics({"n_eval": len(out["features"]), "feature_std": float(out["features"].std())})
         atomic_savez(
             smk.output.features,

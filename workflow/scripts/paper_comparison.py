@@ -5,6 +5,7 @@ from pathlib import Path
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_path, read_json
 from linid.pipeline.tracking import job_run
+from linid.report.html import markdown_to_html
 from linid.report.paper import compare, load_published, markdown, paper_comparison
 from linid.report.tables import read_table
 
@@ -18,8 +19,11 @@ def main(smk) -> None:
         table = compare(published, probes)
         with atomic_path(smk.output.table, ".csv") as tmp:
             table.to_csv(tmp, index=False)
+        md = markdown(table)
         with atomic_path(smk.output.markdown) as tmp:
-            tmp.write_text(markdown(table))
+            tmp.write_text(md)
+        with atomic_path(smk.output.html) as tmp:
+            tmp.write_text(markdown_to_html(md, "Published vs reproduced"))
         written = paper_comparison(table, Path(smk.output.figure).with_suffix(""))
         done = table[table["n_seeds"] > 0]
         run.log_metrics(

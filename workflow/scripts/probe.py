@@ -1,10 +1,13 @@
-"""Rule probe: every metric of docs/science.md §3 on one model's stored features."""
+"""Rule probe: every metric of docs/science.md §3 on one model's stored features, its bootstrap
+interval, and the same metrics on the same seed's untrained encoder (the controls)."""
 
 
+from linid.names import control_column
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_json, load_npz
 from linid.pipeline.tracking import job_run
-from linid.probes.suite import probe_metrics
+from linid.probes.regression import r2_affine_interval
+from linid.probes.suite import control_metrics, probe_metrics
 
 
 def main(smk) -> None:
@@ -12,10 +15,12 @@ def main(smk) -> None:
     arrays = load_npz(smk.input.features)
     features_uid = str(arrays["job_uid"])
     p = smk.params.probe
-    with job_run(smk.rule, dict(smk.wildcards), {"probe": p, "kappa": smk.params.kappa}, upstream=[features_uid]) as run:
+    params = {"probe": p, "kappa": smk.params.kappa}
+    with job_run(smk.rule, dict(smk.wildcards), params, upstream=[features_uid]) as run:
+        z = arrays["latents"]
         metrics = probe_metrics(
             arrays["features"],
-            arrays["latents"],
+            z,
             kappa=smk.params.kappa,
             beta=float(arrays["temperature"]),
             n_affine=p["n_affine"],
@@ -24,8 +29,25 @@ def main(smk) -> None:
             w_targets=arrays["w_targets"],
             knn_neighbors=p["knn_neighbors"],
         )
+        lo, hi = r2_affine_interval(
+            arrays["features"][: p["n_affine"]],
+            z[: p["n_affine"]],
+            n_boot=p["bootstrap"],
+            seed=p["bootstrap_seed"],
+            level=p["level"],
+        )
+        metrics.update(r2_affine_lo=lo, r2_affine_hi=hi)
+        sizes = {"n_affine": p["n_affine"], "n_linear": p["n_linear"]}
+        for control in ("init", "init_bn"):
+            values = control_metrics(
+                arrays[f"features_{control}"], z, knn_neighbors=p["knn_neighbors"], **sizes
+            )
+            metrics.update({control_column(m, control): v for m, v in values.items()})
         run.log_metrics(metrics)
-        atomic_json(smk.output.probe, {"metrics": metrics, "job_uid": run.uid, "features_uid": features_uid})
+        atomic_json(
+            smk.output.probe,
+            {"metrics": metrics, "job_uid": run.uid, "features_uid": features_uid},
+        )
 
 
 if __name__ == "__main__":

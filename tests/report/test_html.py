@@ -1,0 +1,21 @@
+"""Markdown tables as HTML pages for the Snakemake report."""
+
+from linid.report.html import markdown_to_html
+
+
+def test_tables_headings_and_text_become_html():
+    md = "# Title\n\nShared: **a** = 1.\n\n| cell | R² |\n|---|---|\n| x \\| y | 0.98 ± 0.01 |\n| <z> | – |\n"
+    page = markdown_to_html(md, "t & u")
+    assert page.startswith("<!DOCTYPE html>") and "<title>t &amp; u</title>" in page
+    assert "<h1>Title</h1>" in page and "<p>Shared: <b>a</b> = 1.</p>" in page
+    assert "<thead><tr><th>cell</th><th>R²</th></tr></thead>" in page
+    assert "<td>x | y</td><td>0.98 ± 0.01</td>" in page  # escaped pipe stays in its cell
+    assert "<td>&lt;z&gt;</td>" in page  # cell text is escaped
+    assert "---" not in page  # the rule line is dropped
+    assert page.count("<table>") == 1 and page.count("<tr>") == 3
+
+
+def test_two_tables_separated_by_text_stay_two():
+    md = "| a |\n|---|\n| 1 |\n\nbetween\n\n| b |\n|---|\n| 2 |\n"
+    page = markdown_to_html(md, "t")
+    assert page.count("<table>") == 2 and "<p>between</p>" in page
