@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -31,3 +32,30 @@ def test_an_unknown_override_key_is_refused_by_name(repo):
     out = proc.stdout + proc.stderr
     assert "unknown config key simulation.train.stepz; did you mean simulation.train.steps?" in out
     assert not (repo / "results").exists()
+
+
+def _path_without_slurm() -> str:
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    keep = [d for d in dirs if not any(os.path.exists(os.path.join(d, c)) for c in ("sbatch", "sacct"))]
+    return os.pathsep.join(keep)
+
+
+def test_slurm_profile_without_sbatch_stops_before_any_job_and_a_dry_run_warns(repo):
+    env = {"PATH": _path_without_slurm(), "SBATCH_PARTITION": "", "SBATCH_ACCOUNT": ""}
+    # a dry run plans the sweep away from the cluster: it warns and goes on
+    proc = smk(repo, "--profile", "slurm", "-n", config=TINY, env=env)
+    out = proc.stdout + proc.stderr
+    assert ("linid: WARNING: the SLURM executor (--profile slurm) needs sbatch and sacct, but sbatch "
+            "and sacct are not on PATH; this dry run submits nothing") in out
+    assert "linid: WARNING: no slurm_partition set" in out and "no slurm_account set" in out
+    assert "Job stats:" in out
+    # a real run stops with one clear message before anything is submitted or written
+    proc = smk(repo, "--profile", "slurm", config=TINY, env=env, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert ("linid: the SLURM executor (--profile slurm) needs sbatch and sacct, but sbatch and sacct "
+            "are not on PATH. Run snakemake on the cluster's submit (login) host") in out
+    assert not (repo / "results").exists()
+    # without the profile nothing of this is said
+    proc = smk(repo, "-n", config=TINY, env=env)
+    assert "SLURM" not in proc.stdout + proc.stderr

@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from linid.family.data import AngleData
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
+from linid.pipeline.cluster import slurm_preflight
 from linid.pipeline.config import (
     ConfigError,
     check_config,
@@ -73,6 +74,31 @@ wildcard_constraints:
     bmodel_a=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     bmodel_b=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     M=r"\d+",
+
+
+# -- SLURM: before anything is submitted, in the main process (each job re-reads this file) -----
+def command_line():
+    """Snakemake's parsed command line, profile included (None when run through its Python API):
+    Snakemake picks the executor only after reading the Snakefile, so ``workflow`` cannot say yet.
+    """
+    frame = sys._getframe()
+    while frame is not None:
+        args = frame.f_locals.get("args")
+        if hasattr(args, "executor") and hasattr(args, "dryrun"):
+            return args
+        frame = frame.f_back
+    return None
+
+
+ARGS = command_line()
+if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
+    notes, problem = slurm_preflight(
+        workflow.resource_settings.default_resources, os.environ, bool(ARGS.dryrun)
+    )
+    for note in notes:
+        print(note, file=sys.stderr)
+    if problem:
+        raise WorkflowError(problem)
 
 
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
