@@ -122,6 +122,11 @@ onstart:
 
 onsuccess:
     send_journals()
+    if config["tracking"]["enabled"] and SIM["enabled"]:
+        from linid.pipeline.store import runs_table_link
+
+        if link := runs_table_link(TRACKING["uri"], config["name"]):
+            print(link)
 
 
 onerror:
