@@ -46,7 +46,7 @@ def test_slurm_profile_without_sbatch_stops_before_any_job_and_a_dry_run_warns(r
     proc = smk(repo, "--profile", "slurm", "-n", config=TINY, env=env)
     out = proc.stdout + proc.stderr
     assert ("linid: WARNING: the SLURM executor (--profile slurm) needs sbatch and sacct, but sbatch "
-            "and sacct are not on PATH; this dry run submits nothing") in out
+            "and sacct are not on PATH; this command submits nothing (a dry run") in out
     assert "linid: WARNING: no slurm_partition set" in out and "no slurm_account set" in out
     assert "Job stats:" in out
     # a real run stops with one clear message before anything is submitted or written
@@ -56,6 +56,9 @@ def test_slurm_profile_without_sbatch_stops_before_any_job_and_a_dry_run_warns(r
     assert ("linid: the SLURM executor (--profile slurm) needs sbatch and sacct, but sbatch and sacct "
             "are not on PATH. Run snakemake on the cluster's submit (login) host") in out
     assert not (repo / "results").exists()
+    # nor does a command that reads the workflow but submits nothing (a report, a listing, …)
+    proc = smk(repo, "--profile", "slurm", "--list-rules", config=TINY, env=env)
+    assert "this command submits nothing" in proc.stdout + proc.stderr and "train" in proc.stdout
     # without the profile nothing of this is said
     proc = smk(repo, "-n", config=TINY, env=env)
     assert "SLURM" not in proc.stdout + proc.stderr

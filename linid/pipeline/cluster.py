@@ -29,8 +29,9 @@ def slurm_preflight(
 ) -> tuple[list[str], str | None]:
     """``(warnings, error)`` for a run with the SLURM executor; an error means: stop before any job.
 
-    Missing ``sbatch``/``sacct`` is an error, except in a dry run (``-n``), which submits nothing and
-    is how a sweep is planned away from the cluster: there it is a warning. An unset partition or
+    Missing ``sbatch``/``sacct`` is an error, except when the command submits nothing (``dryrun``:
+    ``-n``, the way a sweep is planned away from the cluster, or ``--report``, ``--lint``, …): there
+    it is a warning. An unset partition or
     account is a warning: SLURM's defaults (and the plugin's guess of the account) may be right.
     """
     warnings = []
@@ -40,8 +41,8 @@ def slurm_preflight(
         what = (f"the SLURM executor (--profile slurm) needs {' and '.join(COMMANDS)}, but "
                 f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on PATH")
         if dryrun:
-            warnings.append(f"linid: WARNING: {what}; this dry run submits nothing and goes on, "
-                            "a real run would stop here")
+            warnings.append(f"linid: WARNING: {what}; this command submits nothing (a dry run, "
+                            "--report, --lint, …) and goes on, a run would stop here")
         else:
             error = (f"linid: {what}. Run snakemake on the cluster's submit (login) host, where "
                      "SLURM's commands are (or load its module, e.g. `module load slurm`), or run "

@@ -14,7 +14,7 @@ def test_missing_commands_stop_a_real_run_and_warn_in_a_dry_run():
     notes, error = slurm_preflight({}, {}, dryrun=True, which=_which(set()))
     assert error is None
     assert notes[0].startswith("linid: WARNING: the SLURM executor (--profile slurm) needs sbatch and "
-                               "sacct, but sbatch and sacct are not on PATH; this dry run")
+                               "sacct, but sbatch and sacct are not on PATH; this command submits nothing")
 
 
 def test_partition_and_account_unset_warn_and_set_are_quiet():

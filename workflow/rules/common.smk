@@ -90,10 +90,40 @@ def command_line():
     return None
 
 
+# options under which Snakemake reads the workflow but submits no job (a report on a laptop, …)
+NO_SUBMIT = (
+    "dryrun",
+    "lint",
+    "dag",
+    "rulegraph",
+    "filegraph",
+    "d3dag",
+    "summary",
+    "detailed_summary",
+    "list_rules",
+    "list_target_rules",
+    "list_changes",
+    "list_untracked",
+    "unlock",
+    "cleanup_metadata",
+    "cleanup_shadow",
+    "touch",
+    "print_compilation",
+    "archive",
+    "delete_all_output",
+    "delete_temp_output",
+    "containerize",
+    "export_cwl",
+    "conda_create_envs_only",
+    "generate_unit_tests",
+)
 ARGS = command_line()
 if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
+    submits = getattr(ARGS, "report_after_run", False) or not (
+        getattr(ARGS, "report", None) or any(getattr(ARGS, a, None) for a in NO_SUBMIT)
+    )
     notes, problem = slurm_preflight(
-        workflow.resource_settings.default_resources, os.environ, bool(ARGS.dryrun)
+        workflow.resource_settings.default_resources, os.environ, not submits
     )
     for note in notes:
         print(note, file=sys.stderr)
