@@ -25,7 +25,9 @@ from linid.pipeline.config import (
     type_overrides,
 )
 
-OVERRIDES = dict(workflow.config_settings.overwrite_config)
+# only the --config settings (overwrite_config also holds the --configfile contents, which are
+# checked by the schema as written: a quoted "1000" in a file stays an error)
+OVERRIDES = dict(workflow.config_settings.config or {})
 PRESET = OVERRIDES.pop("preset", None)
 try:
     FILES = workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"])

@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 from tests.helpers import TINY, make_checkout, smk
 
@@ -24,6 +25,18 @@ def test_a_nested_override_is_typed_and_reaches_the_jobs(repo):
     assert packs and all("_t100_" in p for p in packs), packs
     proc = smk(repo, "-n", "--config", "simulation={train.steps: 77, train.pack_size: 2}", config=TINY)
     assert set(re.findall(r"rule (train_pack_\w+):", proc.stdout)) == {p.replace("_t100_", "_t77_") for p in packs}
+
+
+def test_only_the_command_line_is_typed_not_the_config_file(repo, tmp_path):
+    # Snakemake's overwrite_config also holds the --configfile contents: a quoted "1000" written in
+    # a file must stay the error it is, whatever --config adds
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["simulation"]["train"]["steps"] = "1000"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = smk(repo, "-n", "--config", "simulation={train: {lr: 0.01}}", config=bad, check=False)
+    assert proc.returncode != 0
+    assert "config key simulation.train.steps = '1000'" in proc.stdout + proc.stderr
 
 
 def test_an_unknown_override_key_is_refused_by_name(repo):
