@@ -11,28 +11,48 @@ min_version("9.0")
 
 
 # The embedded default; a preset (--config preset=NAME, or --configfile FILE) replaces it instead
-# of merging into it. Other --config KEY=VALUE settings apply on top of a preset; config files are
-# read strictly (a repeated key is an error, not a silent last-one-wins).
-from linid.pipeline.config import ConfigError, load_preset, load_yaml, merge_overrides
+# of merging into it. Other --config settings apply on top of a preset or the config file(s), typed
+# by the schema (Snakemake hands nested values over as text) and refused by name when the schema has
+# no such key; config files are read strictly (a repeated key is an error, not last-one-wins).
+from functools import reduce
 
-OVERRIDES = dict(workflow.config_settings.overwrite_config)
+from linid.pipeline.config import (
+    ConfigError,
+    load_preset,
+    load_schema,
+    load_yaml,
+    merge_overrides,
+    type_overrides,
+)
+
+# only the --config settings (overwrite_config also holds the --configfile contents, which are
+# checked by the schema as written: a quoted "1000" in a file stays an error)
+OVERRIDES = dict(workflow.config_settings.config or {})
 PRESET = OVERRIDES.pop("preset", None)
 try:
-    for path in workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"]):
-        load_yaml(path)
+    FILES = workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"])
+    BASE = [load_yaml(path) or {} for path in FILES]
     if PRESET is not None:
         if workflow.overwrite_configfiles:
             raise ConfigError(
                 f"config key preset = {PRESET!r}: a preset replaces the config file, so it cannot "
                 "be combined with --configfile; give one of them (settings on top: --config KEY=VALUE)"
             )
-        config.clear()
-        config.update(merge_overrides(load_preset(workflow.basedir, PRESET), OVERRIDES))
+        BASE = [load_preset(workflow.basedir, PRESET)]
+    BASE = reduce(merge_overrides, BASE, {})
+    SCHEMA_FILE = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+    CONFIG = merge_overrides(
+        BASE, type_overrides(OVERRIDES, load_schema(SCHEMA_FILE), BASE)
+    )
 except ConfigError as err:
     raise WorkflowError(f"invalid config:\n  - {err}") from None
 if PRESET is None and not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
+
+
+config.clear()
+config.update(CONFIG)
 
 
 report: "workflow/report/workflow.rst"

@@ -83,6 +83,139 @@ def merge_overrides(base: dict, overrides: dict) -> dict:
     return out
 
 
+def _resolve(schema: dict, root: dict) -> dict:
+    """``schema`` with its ``$ref`` (to ``root``'s ``$defs``) folded in."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        target = root["$defs"][schema["$ref"].split("/")[-1]]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _types(schema: dict, root: dict) -> set[str]:
+    """The JSON types a (sub)schema allows, through ``$ref``, ``oneOf``/``anyOf`` and ``const``/``enum``."""
+    schema = _resolve(schema, root)
+    t = schema.get("type")
+    out = {t} if isinstance(t, str) else set(t or [])
+    for value in [schema["const"]] if "const" in schema else schema.get("enum", []):
+        out.add("string" if isinstance(value, str) else "other")
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        out |= _types(alt, root)
+    return out
+
+
+def _child(schema: dict, root: dict, key: str) -> dict | None:
+    """The subschema of mapping key ``key``; None when the schema does not allow that key."""
+    schema = _resolve(schema, root)
+    if key in schema.get("properties", {}):
+        return schema["properties"][key]
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        return extra
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if (sub := _child(alt, root, key)) is not None:
+            return sub
+    return None
+
+
+def _items(schema: dict, root: dict) -> dict | None:
+    schema = _resolve(schema, root)
+    if isinstance(schema.get("items"), dict):
+        return schema["items"]
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if (sub := _items(alt, root)) is not None:
+            return sub
+    return None
+
+
+def _keys_below(schema: dict, root: dict, where: str, depth: int = 4) -> list[str]:
+    """Every declared key path under ``schema`` (for "did you mean")."""
+    schema = _resolve(schema, root)
+    out = []
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{where}.{key}" if where else key
+        out.append(path)
+        if depth > 1:
+            out += _keys_below(sub, root, path, depth - 1)
+    return out
+
+
+def _unknown(where: str, key: str, schema: dict, root: dict) -> ConfigError:
+    import difflib
+
+    path = f"{where}.{key}" if where else key
+    # close to a key of this mapping first, then to any key path of the config
+    siblings = [f"{where}.{k}" if where else k for k in _resolve(schema, root).get("properties", {})]
+    guess = (difflib.get_close_matches(path, siblings, n=1, cutoff=0.6)
+             or difflib.get_close_matches(path, _keys_below(root, root, ""), n=1, cutoff=0.75))
+    hint = f"; did you mean {guess[0]}?" if guess else (
+        f"; allowed here: {', '.join(siblings)}" if siblings else "")
+    return ConfigError(f"unknown config key {path}{hint}")
+
+
+def _typed(value: Any, schema: dict, root: dict) -> Any:
+    """A text value (Snakemake hands nested ``--config`` values over as YAML text) as the type the
+    schema wants: "100" → 100, "0.5" → 0.5, "false" → False, "null" → None, "[2, 5]" → [2, 5]."""
+    types = _types(schema, root)
+    if isinstance(value, str) and types and types != {"string"}:
+        import yaml
+
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if not isinstance(parsed, str):
+            value = parsed
+        elif "number" in types:  # YAML 1.1 reads 1e-3 as text; Python as the number meant
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+    if isinstance(value, list) and (items := _items(schema, root)) is not None:
+        return [_typed(v, items, root) for v in value]
+    if isinstance(value, dict):
+        return {k: _typed(v, sub, root) if (sub := _child(schema, root, str(k))) is not None else v
+                for k, v in value.items()}
+    return value
+
+
+def type_overrides(overrides: dict, schema: dict, base: dict | None = None, where: str = "") -> dict:
+    """``--config`` overrides as the schema types them, dotted key paths expanded, unknown keys refused.
+
+    Snakemake parses a top-level ``KEY=VALUE`` itself (numbers and booleans typed) but hands nested
+    values (``simulation={train: {steps: 100}}``) over as text; here they get the schema's types.
+    A dotted key inside a mapping (``simulation={train.steps: 100}``) is a key path. A key the schema
+    does not have raises a ConfigError naming it and the closest key that exists.
+    """
+    return _type_mapping(overrides, schema, schema, base or {}, where)
+
+
+def _type_mapping(overrides: dict, schema: dict, root: dict, base: Any, where: str) -> dict:
+    out: dict = {}
+    base = base if isinstance(base, dict) else {}
+    resolved = _resolve(schema, root)
+    declared = resolved.get("properties", {})
+    named_freely = isinstance(resolved.get("additionalProperties"), dict)  # sweeps, datasets, models
+    for key, value in overrides.items():
+        key = str(key)
+        if "." in key and key not in declared:
+            head, rest = key.split(".", 1)
+            # a key path, unless this mapping takes free names (which may hold dots) and none matches
+            if head in declared or head in base or not named_freely:
+                value, key = {rest: value}, head
+        sub = _child(schema, root, key)
+        if sub is None:
+            raise _unknown(where, key, schema, root)
+        path = f"{where}.{key}" if where else key
+        if isinstance(value, dict) and "object" in _types(sub, root):
+            value = _type_mapping(value, sub, root, base.get(key), path)
+        else:
+            value = _typed(value, sub, root)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = merge_overrides(out[key], value)
+        out[key] = value
+    return out
+
+
 def non_finite_numbers(config: Any, where: str = "") -> list[str]:
     """Every NaN or ±inf in the config (JSON schema's ``number`` lets them through every bound)."""
     out = []

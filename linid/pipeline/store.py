@@ -65,6 +65,11 @@ def ensure_experiment(uri: str, name: str, attempts: int = 8) -> str:
 def try_store(uri: str, name: str, pending: str | Path) -> bool:
     """At workflow start: make sure the store answers, within seconds. If it does not, say once where
     the runs go instead and go on: no job ever waits for the store (README "Tracking design")."""
+    if uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
+        try:  # the checkout (and results/ with it) moved: artifacts are found again
+            relocate_artifacts(uri[len("sqlite:///"):])
+        except Exception as exc:
+            log.warning("could not update the artifact locations of %s (%s)", uri, exc)
     try:
         ensure_experiment(uri, name, attempts=2)
         return True
@@ -84,6 +89,75 @@ def artifact_location(uri: str) -> str | None:
     if uri.startswith("sqlite:///"):
         return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
     return None
+
+
+def relocate_artifacts(db: str | Path) -> int:
+    """Point a SQLite store's artifact locations at ``<db folder>/mlartifacts`` again.
+
+    MLflow stores every artifact location as an absolute ``file://`` URI (a relative one is made
+    absolute when the experiment is created), so after ``mv results results2`` the UI and the
+    client look for artifacts where they no longer are. This rewrites the experiments' and runs'
+    locations (and logged models') that end in ``/mlartifacts`` to the folder next to the database;
+    returns how many rows changed. Command line: ``python -m linid.pipeline.store relocate DB``.
+    """
+    import sqlite3
+
+    db = Path(db).resolve()
+    new = (db.parent / "mlartifacts").as_uri()
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        with con:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "experiments" not in tables:
+                return 0
+            olds = {
+                loc for (loc,) in con.execute("SELECT DISTINCT artifact_location FROM experiments")
+                if loc and loc.startswith("file://") and loc.rstrip("/").endswith("/mlartifacts") and loc != new
+            }
+            n = 0
+            for old in olds:
+                n += con.execute("UPDATE experiments SET artifact_location = ? WHERE artifact_location = ?",
+                                 (new, old)).rowcount
+                for table, column in (("runs", "artifact_uri"), ("logged_models", "artifact_location")):
+                    if table in tables:
+                        n += con.execute(
+                            f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                            f"WHERE substr({column}, 1, ?) = ?",
+                            (new, len(old) + 1, len(old) + 1, old + "/"),
+                        ).rowcount
+            return n
+    finally:
+        con.close()
+
+
+UI = "http://127.0.0.1:5000"
+
+
+def runs_table_link(uri: str, experiment: str, cwd: str | Path = ".") -> str:
+    """One line: where to see every trained model, best probe R²_a first (the MLflow UI's runs table
+    of the experiment, filtered on training runs and sorted by ``metrics.probe.r2_affine``), and for
+    a SQLite store the command that starts the UI."""
+    from urllib.parse import quote, urlencode
+
+    if os.environ.get(ENV_OFFLINE) == "1":
+        return ""
+    try:
+        exp = mlflow_client(uri).get_experiment_by_name(experiment)
+    except Exception:  # a tracking problem never fails the workflow (send_pending said it already)
+        return ""
+    if exp is None:
+        return ""
+    query = urlencode({"searchFilter": "tags.`linid.rule` = 'train'",
+                       "orderByKey": "metrics.`probe.r2_affine`", "orderByAsc": "false"}, quote_via=quote)
+    if uri.startswith(("http://", "https://")):
+        return f"linid: the trained models, best R²_a first: {uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs?{query}"
+    store = uri
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if path.is_absolute() and path.is_relative_to(Path(cwd).resolve()):
+            store = "sqlite:///" + str(path.relative_to(Path(cwd).resolve()))
+    return (f"linid: the trained models, best R²_a first: start the UI with `mlflow ui --backend-store-uri "
+            f"{store} --workers 1`, then open {UI}/#/experiments/{exp.experiment_id}/runs?{query}")
 
 
 def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
@@ -255,3 +329,18 @@ def probes_onto_training(uri: str, experiment: str) -> int:
             client.log_batch(train.info.run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
         n += 1
     return n
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m linid.pipeline.store")
+    sub = parser.add_subparsers(dest="command", required=True)
+    move = sub.add_parser("relocate", help="after moving results/: point the artifact locations of "
+                          "the SQLite store DB at the mlartifacts/ folder next to it")
+    move.add_argument("db", help="the store's file, e.g. results2/mlflow.db")
+    args = parser.parse_args()
+    if not Path(args.db).is_file():
+        parser.error(f"no such file: {args.db}")
+    print(f"linid: {relocate_artifacts(args.db)} artifact location(s) now under "
+          f"{Path(args.db).resolve().parent / 'mlartifacts'}")

@@ -63,7 +63,7 @@ def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = 
         "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
         "linid.host": socket.gethostname(),
         "linid.upstream_uids": ",".join(u for u in (upstream or []) if u),
-        "mlflow.runName": key,
+        "mlflow.runName": run_name(rule, wildcards),
     }
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "CUDA_VISIBLE_DEVICES"):
         if os.environ.get(var):
@@ -71,6 +71,22 @@ def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = 
     for k, v in wildcards.items():
         tags[f"linid.wc.{k}"] = str(v)
     return tags
+
+
+#: wildcards in the order a run's name shows them: the short ones that tell a cell's models apart
+#: (seed, method) first, then the cell, then the rest; the MLflow UI's run table shows only the first
+#: ~18 characters of a name
+NAME_ORDER = ("seed", "M", "method", "model", "data", "fdata", "dataset", "bmodel", "bmodel_a",
+              "bmodel_b", "head")
+
+
+def run_name(rule: str, wildcards: dict[str, str]) -> str:
+    """The run's name in the MLflow UI: what tells runs apart first, the rule last, e.g.
+    ``seed1 diet d2_C100_N1000_k10_vmf_uniform_p0_s0 free · train`` (before, every run of a rule
+    started with the same ``train:data=d2_C…``, and the UI cut the rest)."""
+    keys = [k for k in NAME_ORDER if k in wildcards] + sorted(set(wildcards) - set(NAME_ORDER))
+    parts = [f"{k}{wildcards[k]}" if k in ("seed", "M") else str(wildcards[k]) for k in keys]
+    return " ".join(parts + ["·", rule]) if parts else rule
 
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_\-. :/]")

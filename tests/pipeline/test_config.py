@@ -106,3 +106,68 @@ def test_overrides_merge_into_a_preset():
     out = merge_overrides(preset, {"name": "mine", "simulation": {"train": {"steps": 20}}})
     assert out == {"name": "mine", "simulation": {"train": {"steps": 20, "lr": 0.1}}}
     assert preset["simulation"]["train"]["steps"] == 10
+
+
+def _typed(overrides, base=GOOD):
+    from linid.pipeline.config import type_overrides
+
+    return type_overrides(overrides, SCHEMA, base)
+
+
+def test_overrides_get_the_schemas_types():
+    # what Snakemake hands over for --config 'simulation={train: {steps: 100, ...}}': text
+    got = _typed({"simulation": {"train": {"steps": "100", "lr": "1e-3", "temperature": "0.5",
+                                           "allow_cpu": "false", "epochs": "null"}}})
+    assert got == {"simulation": {"train": {"steps": 100, "lr": 0.001, "temperature": 0.5,
+                                            "allow_cpu": False, "epochs": None}}}
+    assert type(got["simulation"]["train"]["steps"]) is int
+    # lists, as text or item by item; a oneOf (data_seeds: list or 'paired'); strings stay strings
+    sweep = _typed({"simulation": {"sweeps": {"supervised": {
+        "axes": {"latent_dim": ["2", "5"], "kappa": "[5, 10.5]"}, "seeds": "[0,1]",
+        "data_seeds": "paired"}}}, "name": "2025", "tracking": {"uri": "123"}})
+    assert sweep["simulation"]["sweeps"]["supervised"] == {
+        "axes": {"latent_dim": [2, 5], "kappa": [5, 10.5]}, "seeds": [0, 1], "data_seeds": "paired"}
+    assert sweep["name"] == "2025" and sweep["tracking"]["uri"] == "123"
+    # Snakemake's own top-level typing (KEY=VALUE) is kept
+    assert _typed({"name": "x", "compare": {"svcca_k": 7}}) == {"name": "x", "compare": {"svcca_k": 7}}
+    # a value that is not of the schema's type stays as given, and validation names it
+    assert _typed({"simulation": {"train": {"steps": "many"}}}) == {"simulation": {"train": {"steps": "many"}}}
+
+
+def test_dotted_key_paths_expand_and_merge():
+    got = _typed({"simulation": {"train.steps": "100", "train.lr": "0.01", "probe.n_affine": "4096"}})
+    assert got == {"simulation": {"train": {"steps": 100, "lr": 0.01}, "probe": {"n_affine": 4096}}}
+    # into a named sweep of the base config; a new sweep name may hold a dot
+    assert _typed({"simulation": {"sweeps": {"supervised.seeds": "[3]"}}}) == {
+        "simulation": {"sweeps": {"supervised": {"seeds": [3]}}}}
+    assert _typed({"byo": {"models": {"resnet.v2": "a.npz"}}}) == {"byo": {"models": {"resnet.v2": "a.npz"}}}
+
+
+@pytest.mark.parametrize("overrides,msg", [
+    ({"simulation": {"train": {"stepz": "100"}}},
+     "unknown config key simulation.train.stepz; did you mean simulation.train.steps?"),
+    ({"simulation": {"train.stepz": "100"}},
+     "unknown config key simulation.train.stepz; did you mean simulation.train.steps?"),
+    ({"simulaton": {"train": {"steps": "1"}}}, "unknown config key simulaton; did you mean simulation?"),
+    ({"simulation": {"trian.steps": "1"}}, "unknown config key simulation.trian; did you mean simulation.train?"),
+    ({"simulation": {"sweeps": {"supervised": {"axes": {"laten_dim": "[2]"}}}}},
+     "unknown config key simulation.sweeps.supervised.axes.laten_dim; did you mean "
+     "simulation.sweeps.supervised.axes.latent_dim?"),
+    ({"zzz": 1}, "unknown config key zzz; allowed here: name, tracking"),
+])
+def test_unknown_override_keys_are_refused_by_name(overrides, msg):
+    with pytest.raises(ConfigError) as exc:
+        _typed(overrides)
+    assert str(exc.value).startswith(msg), str(exc.value)
+
+
+def test_typed_overrides_merge_into_the_base_and_validate():
+    from linid.pipeline.config import merge_overrides
+
+    cfg = merge_overrides(GOOD, _typed({"simulation": {"train": {"steps": "100"}}}))
+    assert cfg["simulation"]["train"]["steps"] == 100
+    assert cfg["simulation"]["train"]["batch_size"] == GOOD["simulation"]["train"]["batch_size"]
+    check_config(cfg, SCHEMA)
+    # the untyped value is what Snakemake validation refused before ("'100' is not of type 'integer'")
+    with pytest.raises(ConfigError, match="steps = '100'"):
+        check_config(merge_overrides(GOOD, {"simulation": {"train": {"steps": "100"}}}), SCHEMA)

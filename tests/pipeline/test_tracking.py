@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,11 @@ def _runs(uri, experiment="exp", deleted=False):
 def test_job_tags_name_the_job():
     tags = job_tags("probe", {"seed": "0", "data": "d2"}, upstream=["u1", "", "u2"])
     assert tags["linid.job_key"] == "probe:data=d2,seed=0"  # sorted wildcards
-    assert tags["mlflow.runName"] == tags["linid.job_key"]
+    assert tags["mlflow.runName"] == "seed0 d2 · probe"  # what tells runs apart comes first
+    train = job_tags("train", {"seed": "1", "method": "diet", "head": "free", "data": "d2_C100_N1000_k10_s0"})
+    assert train["mlflow.runName"] == "seed1 diet d2_C100_N1000_k10_s0 free · train"
+    assert train["linid.job_key"] == "train:data=d2_C100_N1000_k10_s0,head=free,method=diet,seed=1"
+    assert job_tags("figures", {})["mlflow.runName"] == "figures"
     assert tags["linid.wc.seed"] == "0" and tags["linid.upstream_uids"] == "u1,u2"
     assert json.loads(tags["linid.wildcards"]) == {"data": "d2", "seed": "0"}
 
@@ -255,3 +260,60 @@ def test_names_mlflow_refuses_are_made_safe_and_a_refused_journal_never_blocks_t
     assert r.data.tags["linid.job_uid"] == good.uid
     assert [p.name for p in (store["pending"] / "rejected").iterdir()] == [first.name]
     assert not list(store["pending"].glob("*.json"))
+
+
+def test_artifacts_are_found_again_after_the_results_folder_moves(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+
+    from linid.pipeline.store import relocate_artifacts
+
+    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    results = tmp_path / "results"
+    uri = sqlite_uri(results / "mlflow.db")
+    art = tmp_path / "table.csv"
+    art.write_text("a,b\n1,2\n")
+    with JobRun("probe", {"seed": "0"}, {}, uri=uri, experiment="exp", pending_dir=tmp_path / "p") as run:
+        run.log_artifact(art)
+    replay_pending(tmp_path / "p", uri)
+    (run_id,) = [r.info.run_id for r in _runs(uri)]
+    assert [a.path for a in mlflow_client(uri).list_artifacts(run_id)] == ["table.csv"]
+
+    shutil.move(results, tmp_path / "results2")
+    moved = sqlite_uri(tmp_path / "results2" / "mlflow.db")
+    # MLflow keeps absolute locations: the moved store points at the old folder
+    assert mlflow_client(moved).list_artifacts(run_id) == []
+    out = subprocess.run([sys.executable, "-m", "linid.pipeline.store", "relocate", "results2/mlflow.db"],
+                         cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert "artifact location(s) now under" in out.stdout and not out.stdout.startswith("linid: 0 ")
+    client = mlflow_client(moved)
+    assert [a.path for a in client.list_artifacts(run_id)] == ["table.csv"]
+    got = client.download_artifacts(run_id, "table.csv", str(tmp_path))
+    assert Path(got).read_text() == "a,b\n1,2\n"
+    assert client.get_experiment_by_name("exp").artifact_location == (tmp_path / "results2" / "mlartifacts").as_uri()
+    assert relocate_artifacts(tmp_path / "results2" / "mlflow.db") == 0  # nothing left to change
+    # the workflow does it itself at start (try_store), e.g. after the checkout moved
+    from linid.pipeline.store import try_store
+
+    shutil.move(tmp_path / "results2", tmp_path / "results3")
+    again = sqlite_uri(tmp_path / "results3" / "mlflow.db")
+    assert mlflow_client(again).list_artifacts(run_id) == []
+    assert try_store(again, "exp", tmp_path / "p")
+    assert [a.path for a in mlflow_client(again).list_artifacts(run_id)] == ["table.csv"]
+
+
+def test_the_runs_table_link_filters_training_runs_and_sorts_by_r2(store, monkeypatch, tmp_path):
+    from linid.pipeline.store import ensure_experiment, runs_table_link
+
+    exp_id = ensure_experiment(store["uri"], "exp")
+    monkeypatch.chdir(tmp_path)
+    line = runs_table_link(store["uri"], "exp")
+    assert ("start the UI with `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1`, then open "
+            f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs?searchFilter=tags.%60linid.rule%60%20%3D%20"
+            "%27train%27&orderByKey=metrics.%60probe.r2_affine%60&orderByAsc=false") in line
+    assert runs_table_link(store["uri"], "no_such_experiment") == ""
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "1")
+    assert runs_table_link(store["uri"], "exp") == ""

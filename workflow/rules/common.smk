@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from linid.family.data import AngleData
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
+from linid.pipeline.cluster import slurm_preflight
 from linid.pipeline.config import (
     ConfigError,
     check_config,
@@ -75,6 +76,61 @@ wildcard_constraints:
     M=r"\d+",
 
 
+# -- SLURM: before anything is submitted, in the main process (each job re-reads this file) -----
+def command_line():
+    """Snakemake's parsed command line, profile included (None when run through its Python API):
+    Snakemake picks the executor only after reading the Snakefile, so ``workflow`` cannot say yet.
+    """
+    frame = sys._getframe()
+    while frame is not None:
+        args = frame.f_locals.get("args")
+        if hasattr(args, "executor") and hasattr(args, "dryrun"):
+            return args
+        frame = frame.f_back
+    return None
+
+
+# options under which Snakemake reads the workflow but submits no job (a report on a laptop, …)
+NO_SUBMIT = (
+    "dryrun",
+    "lint",
+    "dag",
+    "rulegraph",
+    "filegraph",
+    "d3dag",
+    "summary",
+    "detailed_summary",
+    "list_rules",
+    "list_target_rules",
+    "list_changes",
+    "list_untracked",
+    "unlock",
+    "cleanup_metadata",
+    "cleanup_shadow",
+    "touch",
+    "print_compilation",
+    "archive",
+    "delete_all_output",
+    "delete_temp_output",
+    "containerize",
+    "export_cwl",
+    "conda_create_envs_only",
+    "generate_unit_tests",
+)
+ARGS = command_line()
+if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
+    submits = getattr(ARGS, "report_after_run", False) or not (
+        getattr(ARGS, "report", None) or any(getattr(ARGS, a, None) for a in NO_SUBMIT)
+    )
+    notes, problem = slurm_preflight(
+        workflow.resource_settings.default_resources, os.environ, not submits
+    )
+    for note in notes:
+        print(note, file=sys.stderr)
+    if problem:
+        raise WorkflowError(problem)
+
+
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)
 
@@ -96,6 +152,11 @@ onstart:
 
 onsuccess:
     send_journals()
+    if config["tracking"]["enabled"] and SIM["enabled"]:
+        from linid.pipeline.store import runs_table_link
+
+        if link := runs_table_link(TRACKING["uri"], config["name"]):
+            print(link)
 
 
 onerror:
