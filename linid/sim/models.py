@@ -72,6 +72,14 @@ class Head(nn.Module):
         self.weight.div_(self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
+def init_seed(seed: int) -> int:
+    """The torch seed of model ``seed``'s initial weights: a stream of its own. Seeding with the bare
+    model seed made model s read the very uniforms dataset s draws its class vectors from (a
+    dataset is seeded with its bare data seed), so with paired seeds the first layer's weights were
+    a function of the class vectors."""
+    return (int(seed) + 1) * 2_654_435_761 + 97
+
+
 def build_models(
     latent_dim: int,
     n_outputs: int,
@@ -81,9 +89,10 @@ def build_models(
     temperature: float = 1.0,
     learn_temperature: bool = False,
 ) -> tuple[Encoder, Head]:
-    """Encoder and head initialised on CPU from ``seed`` (same weights whatever the device)."""
+    """Encoder and head initialised on CPU from ``seed`` (same weights whatever the device), drawn
+    from the model's own stream ``init_seed(seed)``."""
     gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
+    torch.manual_seed(init_seed(seed))
     try:
         enc = Encoder(latent_dim, latent_dim, hidden_widths(latent_dim, width_multipliers))
         head = Head(latent_dim, n_outputs, temperature, learn_temperature)

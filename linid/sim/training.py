@@ -80,6 +80,12 @@ def monitor_r2(features: torch.Tensor, targets: torch.Tensor) -> float:
     return r2_affine(features.double().cpu().numpy(), targets.double().cpu().numpy())
 
 
+def bn_seed(seed: int) -> int:
+    """The generator seed of the precise-BN draws at ``seed`` (a step): a stream of its own, never
+    the bare number a dataset or a model seed would also use."""
+    return int(seed) * 1_000_033 + 5_000_011
+
+
 def calibrated_copy(
     encoder: Encoder, process: GenerativeProcess, cfg: TrainConfig, seed: int
 ) -> Encoder:
@@ -87,7 +93,7 @@ def calibrated_copy(
     enc = copy.deepcopy(encoder)
     if cfg.bn_batches > 0:
         device = next(enc.parameters()).device
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = torch.Generator(device=device).manual_seed(bn_seed(seed))
         batches = [process.sample(cfg.batch_size, gen).x for _ in range(cfg.bn_batches)]
         recalibrate_batchnorm(enc, batches)
     return enc.eval()

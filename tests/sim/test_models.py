@@ -69,3 +69,19 @@ def test_model_file_rebuilds_without_the_callers_help(tmp_path, learn_temperatur
     assert (meta["latent_dim"], meta["n_outputs"], meta["learn_temperature"]) == (3, 12, learn_temperature)
     # the file holds tensors and strings only: loadable with weights_only=True
     torch.load(tmp_path / "m.pt", weights_only=True)
+
+
+def test_a_models_initialisation_is_not_drawn_from_its_datasets_stream():
+    """Model seed s and dataset seed s must read different random numbers (paired seeds)."""
+    from linid.sim.models import init_seed
+    from linid.sim.process import DGPConfig, make_process
+
+    for s in range(4):
+        proc = make_process(DGPConfig(latent_dim=3, n_classes=6, n_instances=30, cond_candidates=50, seed=s))
+        enc, _ = build_models(3, 6, seed=s)
+        first = enc.net[0].weight.detach().flatten()
+        u = torch.rand(first.numel(), generator=torch.Generator().manual_seed(s))
+        bound = 1 / 3**0.5  # nn.Linear's kaiming-uniform bound for fan_in 3
+        assert not torch.allclose(first, bound * (2 * u - 1), atol=1e-6)
+        assert init_seed(s) not in {s, s * 1_000_003 + 1, s * 1_000_003 + 2}
+        assert not torch.equal(proc.cluster_vectors.flatten()[:3], first[:3])
