@@ -68,8 +68,10 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
     for i, ((ds, m), g) in enumerate(curves.groupby(["dataset", "model"], sort=False)):
         for j, (_, s) in enumerate(g.groupby("seed")):
             label = f"{ds} {m}" if j == 0 else None
-            a.plot(s["epoch"], s["loss"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label)
-            b.plot(s["epoch"], s["val_accuracy"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label)
+            marker = "o" if len(s) < 3 else None  # a one-epoch run is a point, not a line
+            a.plot(s["epoch"], s["loss"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label, marker=marker)
+            b.plot(s["epoch"], s["val_accuracy"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label,
+                   marker=marker)
     a.set(xlabel="epoch", ylabel="training loss", yscale="log")
     b.set(xlabel="epoch", ylabel="validation accuracy")
     b.legend(fontsize=7)
