@@ -55,16 +55,32 @@ def test_image_tables_have_every_model_seed_and_factor(repo):
     res = repo / "results"
     table = pd.read_csv(res / "tables" / "image_probes.csv")
     assert {"dataset", "model", "factor", "seed", "pearson_r", "role"} <= set(table.columns)
-    assert len(table) == 2 * 2 * len(FACTORS)
+    assert len(table) == 3 * 2 * len(FACTORS)  # pixels, mlp and its untrained control (mlp_init)
     assert set(table["factor"]) == set(FACTORS) and table["pearson_r"].between(-1, 1).all()
     assert (table.loc[table["factor"] == "shape", "role"] == "categorical").all()
     assert (table["split"] == "val").all() and (table["n_eval"] == 120).all() and (table["n_train"] == 960).all()
+    enc = table.groupby("model")["encoder"].unique().map(list).to_dict()
+    assert enc == {"pixels": ["input"], "mlp": ["trained"], "mlp_init": ["untrained"]}
+    # the control is the trained model's own start: same seeds, no epochs, a different probe result
+    ctrl, mlp = (table[table["model"] == m].set_index(["seed", "factor"]) for m in ("mlp_init", "mlp"))
+    assert (ctrl["epochs"] == 0).all() and (mlp["epochs"] == 1).all()
+    assert (ctrl["model_seed"] == mlp["model_seed"]).all()
+    assert not np.allclose(ctrl["pearson_r"], mlp.loc[ctrl.index, "pearson_r"], atol=1e-3)
     md = (res / "tables" / "image_probes.md").read_text().splitlines()
-    assert md[0] == "| dataset | factor | x (pixels) | f_MLP(x) |"
+    assert md[0] == "| dataset | factor | x (pixels) | f_MLP(x) | f_MLP(x) untrained |"
     assert md[2].startswith("| dsprites | category (shape) |") and "orientation" not in "\n".join(md)
+    assert md[2].count("±") == 3  # every column filled
     paper = pd.read_csv(res / "tables" / "image_paper_comparison.csv")
     ran = paper[paper["status"] != "not run"]
     assert len(ran) == 8 and (ran["status"] == "reduced budget").all()  # 4 factors × pixels, mlp
+    mlp_rows = ran[ran["model"] == "mlp"]
+    assert (mlp_rows["control_model"] == "mlp_init").all() and (mlp_rows["control_n_seeds"] == 2).all()
+    summary_init = table[table["model"] == "mlp_init"].groupby("factor")["pearson_r"].mean()
+    cat = mlp_rows[mlp_rows["factor"] == "category"].iloc[0]
+    assert cat["control_mean"] == pytest.approx(summary_init["shape"])
+    assert ran.loc[ran["model"] == "pixels", "control_model"].isna().all()  # no control for the input
+    assert "untrained (control)" in (res / "tables" / "image_paper_comparison.md").read_text()
+    assert not (res / "images" / "models" / "dsprites" / "mlp_init").exists()  # nothing was trained for it
     for name in ("images/image_probes", "images/training_curves"):
         assert (res / "figures" / f"{name}.png").stat().st_size > 5000
     summary = json.loads((res / "images" / "models" / "dsprites" / "mlp" / "seed1" / "train.json").read_text())
@@ -96,7 +112,7 @@ def test_every_image_and_byo_job_is_one_mlflow_run(repo):
     runs = _runs(repo, "tiny_images")
     counts = runs["tags.linid.rule"].value_counts().to_dict()
     assert counts == {
-        "render_dsprites": 1, "image_data": 1, "image_train": 2, "image_probe": 4, "image_activations": 4,
+        "render_dsprites": 1, "image_data": 1, "image_train": 2, "image_probe": 6, "image_activations": 4,
         "image_activation_factors": 1, "image_tables": 1, "image_curves": 1,
         "byo_probe": 4, "byo_compare": 6, "byo_tables": 1,
     }
@@ -104,6 +120,7 @@ def test_every_image_and_byo_job_is_one_mlflow_run(repo):
     assert train["metrics.val_accuracy"].between(0, 1).all() and train["metrics.loss"].notna().all()
     probes = runs[runs["tags.linid.rule"] == "image_probe"]
     assert probes["metrics.pearson_r.posX"].notna().all()
+    assert set(probes["params.encoder"]) == {"input", "trained", "untrained"}
 
 
 def test_what_reruns_after_a_change(repo):
@@ -111,12 +128,16 @@ def test_what_reruns_after_a_change(repo):
     split = json.loads(json.dumps(CONFIG))
     split["images"]["probe"]["split"] = "test"
     jobs = planned_jobs(repo, config=_write(repo, "split.yaml", split))
-    assert jobs == {"image_probe": 4, "image_tables": 1, "all": 1}
+    assert jobs == {"image_probe": 6, "image_tables": 1, "all": 1}
     epochs = json.loads(json.dumps(CONFIG))
     epochs["images"]["train"]["max_epochs"] = 2
     jobs = planned_jobs(repo, config=_write(repo, "epochs.yaml", epochs))
+    # the untrained controls do not depend on training: only the trained models' probes rerun
     assert jobs["image_train"] == 2 and jobs["image_probe"] == 2 and jobs["image_activations"] == 2
     assert "render_dsprites" not in jobs and "image_data" not in jobs
+    off = json.loads(json.dumps(CONFIG))
+    off["images"]["probe"]["untrained"] = False  # the controls leave the tables; nothing is recomputed
+    assert planned_jobs(repo, config=_write(repo, "nocontrols.yaml", off)) == {"image_tables": 1, "all": 1}
     assert jobs["byo_compare"] == 5  # every pair with an mlp in it; the pixels pair stays
 
 

@@ -15,6 +15,10 @@ Two solvers (``images.probe.solver``):
   stream through in batches, so a 590,000 × 4,096 pixel matrix never has to be held).
 * ``lstsq``: the same model solved in float64 with a cutoff at float64 rounding
   (``rcond = max(p, n)·eps``): the minimum-norm least-squares answer, for comparison.
+
+``probe_encoder`` is the whole probe of one encoder (trained, untrained control, or the pixels):
+the same splits, targets, solvers and arithmetic for every model, so a control differs from its
+trained model only in the weights.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
+from torch import nn
+
+from linid.images.training import to_unit
 
 SOLVERS = ("official", "lstsq")
 
@@ -112,3 +119,44 @@ def probe(
         p = np.concatenate(preds[s])
         out[s] = {"pearson_r": np.array([pearson(y_true[:, j], p[:, j]) for j in range(n_targets)])}
     return out
+
+
+def feature_batches(net: nn.Module, images: torch.Tensor, index: torch.Tensor, targets: torch.Tensor,
+                    batch_size: int):
+    """(float32 features, targets) of ``images[index]`` in batches, without gradients, on the images' device."""
+    with torch.no_grad():
+        for start in range(0, len(index), batch_size):
+            idx = index[start : start + batch_size]
+            yield net(to_unit(images[idx])).float(), targets[idx.cpu()]
+
+
+def probe_encoder(
+    net: nn.Module,
+    images: torch.Tensor,
+    targets: np.ndarray,
+    train_index: np.ndarray,
+    eval_index: np.ndarray,
+    dim: int,
+    *,
+    solvers: tuple[str, ...] = ("official",),
+    batch_size: int = 4096,
+) -> dict[str, np.ndarray]:
+    """The DisLib probe of one encoder: Pearson r per target column and solver.
+
+    ``net`` is put in eval mode (BatchNorm uses its running statistics: the trained ones, or for an
+    untrained control the initial ones); ``images`` [n, C, H, W] stored pixels on the probe's device;
+    ``targets`` [n, k] float (the integer levels), z-scored with the training rows' statistics for
+    the fit and scored raw on ``eval_index``.
+    """
+    device = images.device
+    net = net.to(device).eval()
+    targets = np.asarray(targets, dtype=np.float64)
+    z, _, _ = zscore_targets(targets, train_index)
+    train = torch.from_numpy(np.asarray(train_index)).to(device)
+    held = torch.from_numpy(np.asarray(eval_index)).to(device)
+    scores = probe(
+        feature_batches(net, images, train, torch.from_numpy(z), batch_size),
+        feature_batches(net, images, held, torch.from_numpy(targets), batch_size),
+        dim=dim, n_targets=targets.shape[1], solvers=tuple(solvers), device=device,
+    )
+    return {s: scores[s]["pearson_r"] for s in solvers}

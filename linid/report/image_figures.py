@@ -8,15 +8,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from linid.images.models import UNTRAINED
 from linid.report.image_tables import MODEL_LABELS, MODEL_ORDER, TABLE_ROLES
 from linid.report.style import check, save
 
-COLORS = {"pixels": "tab:gray", "mlp": "tab:blue", "cnn": "tab:green", "linear": "tab:purple"}
+COLORS = {"pixels": "tab:gray", "mlp": "tab:blue", "cnn": "tab:green", "linear": "tab:purple",
+          # the untrained controls: the light shade of their trained model's colour, hatched
+          "mlp_init": "#aec7e8", "cnn_init": "#98df8a", "linear_init": "#c5b0d5"}
 
 
 def probe_bars(summary: pd.DataFrame, stem: str | Path, published: pd.DataFrame | None = None) -> list[Path]:
-    """One panel per dataset: bars of mean Pearson r (± std over seeds) per factor and model; the
-    paper's value of the same cell as a black tick."""
+    """One panel per dataset: bars of mean Pearson r (± std over seeds) per factor and model (the
+    untrained controls hatched, in the light shade of their trained model); the paper's value of the
+    same cell as a black tick."""
     check(summary, ["dataset", "factor", "role", "model", "mean", "std", "n_seeds"], "image probe summary")
     part = summary[summary["role"].isin(TABLE_ROLES)]
     datasets = list(dict.fromkeys(part["dataset"]))
@@ -33,7 +37,8 @@ def probe_bars(summary: pd.DataFrame, stem: str | Path, published: pd.DataFrame 
             mean = [v["mean"].iloc[0] if not v.empty else np.nan for v in vals]
             std = [v["std"].iloc[0] if not v.empty else 0.0 for v in vals]
             ax.bar(x + (i - (len(models) - 1) / 2) * width, mean, width, yerr=std, capsize=2,
-                   color=COLORS.get(m, f"C{i}"), label=MODEL_LABELS.get(m, m))
+                   color=COLORS.get(m, f"C{i}"), label=MODEL_LABELS.get(m, m),
+                   hatch="//" if m in UNTRAINED else None, edgecolor="white" if m in UNTRAINED else None)
             if published is not None:
                 for j, f in enumerate(factors):
                     role = d.loc[d["factor"] == f, "role"].iloc[0]
@@ -50,7 +55,9 @@ def probe_bars(summary: pd.DataFrame, stem: str | Path, published: pd.DataFrame 
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("Pearson r (held out)")
     n = int(part["n_seeds"].max())
-    axes[0][-1].legend(fontsize=7, loc="lower right", title=f"mean ± std, ≤ {n} seeds", title_fontsize=7)
+    # outside the panels: with the controls there are up to five bars per factor
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                       title=f"mean ± std, ≤ {n} seeds", title_fontsize=7)
     return save(fig, stem)
 
 
@@ -61,8 +68,10 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
     for i, ((ds, m), g) in enumerate(curves.groupby(["dataset", "model"], sort=False)):
         for j, (_, s) in enumerate(g.groupby("seed")):
             label = f"{ds} {m}" if j == 0 else None
-            a.plot(s["epoch"], s["loss"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label)
-            b.plot(s["epoch"], s["val_accuracy"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label)
+            marker = "o" if len(s) < 3 else None  # a one-epoch run is a point, not a line
+            a.plot(s["epoch"], s["loss"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label, marker=marker)
+            b.plot(s["epoch"], s["val_accuracy"], color=COLORS.get(m, f"C{i}"), alpha=0.8, label=label,
+                   marker=marker)
     a.set(xlabel="epoch", ylabel="training loss", yscale="log")
     b.set(xlabel="epoch", ylabel="validation accuracy")
     b.legend(fontsize=7)

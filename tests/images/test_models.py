@@ -1,10 +1,22 @@
-"""Image encoders: shapes, sizes, seeding and initialisation as in the official get_model."""
+"""Image encoders: shapes, sizes, seeding and initialisation as in the official get_model; the untrained controls."""
 
 import pytest
 import torch
 from torch import nn
 
-from linid.images.models import MODELS, ResNet18, build, feature_dim, layer_outputs
+from linid.images.models import (
+    MODELS,
+    TRAINED,
+    UNTRAINED,
+    ResNet18,
+    architecture,
+    build,
+    encoder,
+    feature_dim,
+    layer_outputs,
+    probed,
+    untrained,
+)
 
 
 def _n_params(net: nn.Module) -> int:
@@ -59,3 +71,29 @@ def test_convolutions_start_kaiming_normal_except_the_replaced_stem():
 def test_unknown_model_is_refused():
     with pytest.raises(ValueError, match="unknown"):
         build("vit", 1, 0)
+
+
+def test_a_control_is_its_seeds_initial_encoder_in_eval_mode():
+    for name in TRAINED:
+        ctrl = probed(untrained(name), 1, 42)
+        start = build(name, 1, 42)  # what training starts from (linid.images.training)
+        assert not ctrl.training and all(not m.training for m in ctrl.modules())
+        a, b = ctrl.state_dict(), start.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        again = probed(untrained(name), 1, 42).state_dict()
+        assert all(torch.equal(a[k], again[k]) for k in a)  # deterministic from the seed
+        other = probed(untrained(name), 1, 43).state_dict()
+        assert any(not torch.equal(a[k], other[k]) for k in a if a[k].is_floating_point())
+    bn = [m for m in probed("cnn_init", 1, 42).modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bn and all(torch.all(m.running_mean == 0) and torch.all(m.running_var == 1) for m in bn)
+
+
+def test_model_names_say_what_was_probed():
+    assert [encoder(m) for m in ("pixels", "mlp", "mlp_init", "cnn_init")] == ["input", "trained", "untrained", "untrained"]
+    assert architecture("cnn_init") == "cnn" and architecture("pixels") == "pixels"
+    assert UNTRAINED == ("linear_init", "mlp_init", "cnn_init") and feature_dim("mlp_init", 1) == 512
+    with pytest.raises(ValueError, match="no untrained control"):
+        untrained("pixels")
+    for bad in ("pixels_init", "vit_init", "mlp_init_init"):
+        with pytest.raises(ValueError, match="unknown"):
+            architecture(bad)

@@ -1,10 +1,22 @@
-"""The DisLib probe: least squares without intercept, Pearson r held out, both solvers."""
+"""The DisLib probe: least squares without intercept, Pearson r held out, both solvers; one probe for
+the pixels, a trained encoder and its untrained control."""
 
 import numpy as np
 import pytest
 import torch
 
-from linid.images.probes import GramAccumulator, pearson, probe, zscore_targets
+from linid.images import dsprites
+from linid.images.data import split_indices
+from linid.images.models import probed
+from linid.images.probes import (
+    GramAccumulator,
+    feature_batches,
+    pearson,
+    probe,
+    probe_encoder,
+    zscore_targets,
+)
+from linid.images.training import ImageTrainConfig, train_image_model
 
 
 def _batches(x, y, size=97):
@@ -71,3 +83,55 @@ def test_pearson_and_zscore():
         only64.solve("official")
     with pytest.raises(ValueError, match="solver"):
         GramAccumulator(2, 1, solvers=("svd",))
+
+
+def _sprites(n: int = 1500, seed: int = 0):
+    """Rendered dSprites images and csi's integer targets (shape, scale, orientation, posX, posY)."""
+    classes = dsprites.latent_classes(dsprites.subsample(n, seed))
+    images = dsprites.render(classes)[:, None] * np.uint8(255)
+    return torch.from_numpy(images), classes[:, 1:].astype(np.float64)
+
+
+def test_the_untrained_control_goes_through_the_same_probe_and_differs_from_the_trained_model():
+    images, targets = _sprites()
+    tr, va, te = split_indices(len(images), 42)
+    cfg = ImageTrainConfig(model="mlp", seed=42, batch_size=64, max_epochs=5, early_stop_accuracy=1.0)
+    trained = train_image_model(images, torch.from_numpy(targets[:, 0]).long(), torch.from_numpy(tr),
+                                torch.from_numpy(va), 3, cfg).net
+    args = (images, targets, tr, np.concatenate([va, te]), 512)
+    control = probed("mlp_init", 1, 42)
+    before = {k: v.clone() for k, v in control.state_dict().items()}
+    r_init = probe_encoder(control, *args, solvers=("official", "lstsq"), batch_size=128)
+    # probing does not touch the control: BatchNorm keeps its initial statistics (eval mode)
+    assert all(torch.equal(before[k], v) for k, v in control.state_dict().items())
+    again = probe_encoder(probed("mlp_init", 1, 42), *args, solvers=("official", "lstsq"), batch_size=128)
+    for s in ("official", "lstsq"):  # deterministic from the seed
+        assert np.array_equal(r_init[s], again[s])
+    # float64 least squares does not depend on the batching (the float32 pinv, with about as many
+    # rows as features, inverts rounding-level directions and does: docs/images.md)
+    rebatched = probe_encoder(probed("mlp_init", 1, 42), *args, solvers=("lstsq",), batch_size=300)
+    assert np.allclose(r_init["lstsq"], rebatched["lstsq"], atol=1e-6)
+    r_trained = probe_encoder(trained, *args, solvers=("official", "lstsq"), batch_size=128)
+    assert not np.allclose(r_trained["lstsq"], r_init["lstsq"], atol=1e-3)
+    # trained on the shape: the shape is read out better than at initialisation
+    assert r_trained["lstsq"][0] > r_init["lstsq"][0] + 0.05
+    other_seed = probe_encoder(probed("mlp_init", 1, 7), *args, solvers=("lstsq",), batch_size=128)
+    assert not np.allclose(other_seed["lstsq"], r_init["lstsq"], atol=1e-6)
+
+
+def test_probe_encoder_is_the_probe_of_the_features_it_streams():
+    images, targets = _sprites(300, seed=1)
+    tr, va, te = split_indices(len(images), 0)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(4096, 16))
+    got = probe_encoder(net, images, targets, tr, te, 16, solvers=("official", "lstsq"), batch_size=64)
+    with torch.no_grad():
+        x = net(images.float() / 255).numpy()
+    z, _, _ = zscore_targets(targets, tr)
+    want = probe(_batches(x[tr], z[tr]), _batches(x[te], targets[te]), 16, 5, solvers=("official", "lstsq"))
+    for s in ("official", "lstsq"):
+        assert np.allclose(got[s], want[s]["pearson_r"], atol=1e-5) and not np.isnan(got[s]).any()
+    # the pixels' features are the stored image / 255, flattened (4,096 columns: no pinv here)
+    idx = torch.from_numpy(te)
+    feats = torch.cat([f for f, _ in feature_batches(probed("pixels", 1, 0), images, idx, torch.zeros(300, 1), 7)])
+    assert torch.equal(feats, images[idx].reshape(len(idx), -1).float() / 255)

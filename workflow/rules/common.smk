@@ -9,6 +9,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.utils import validate
 
 from linid.family.data import AngleData
+from linid.images.models import EPOCH_COST, UNTRAINED, untrained
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
 from linid.pipeline.cluster import slurm_preflight
@@ -451,6 +452,16 @@ IMG_MODELS = [
     (ds, m, rep) for ds in IMG_DATASETS for m in IMG["models"] for rep in IMG["seeds"]
 ]
 IMG_TRAINED = [(ds, m, rep) for ds, m, rep in IMG_MODELS if m != "pixels"]
+# the controls: every trained model type probed at its seed's initialisation (no training job)
+IMG_CONTROLS = (
+    [(ds, untrained(m), rep) for ds, m, rep in IMG_TRAINED]
+    if IMG["probe"]["untrained"]
+    else []
+)
+IMG_PROBED = IMG_MODELS + IMG_CONTROLS
+# what one probe job reads (whether the controls exist is the workflow's business, not the probe's)
+IMG_PROBE = {k: v for k, v in IMG["probe"].items() if k != "untrained"}
+IMG_PROBE_MODELS = "|".join(["pixels", "linear", "mlp", "cnn", *UNTRAINED])
 PUBLISHED_TABLE4 = "workflow/resources/published_reizinger2025_table4.csv"
 # what image_train writes per model (image_probe and image_activations read it)
 IMG_TRAIN_OUT = {
@@ -507,8 +518,8 @@ def image_train_params(wildcards):
 
 
 def image_model_input(wildcards):
-    """The trained model and its summary (none for the pixels baseline)."""
-    if wildcards.model == "pixels":
+    """The trained model and its summary (none for the pixels and the untrained controls)."""
+    if wildcards.model == "pixels" or wildcards.model in UNTRAINED:
         return {}
     w = wildcards
     return {
@@ -546,6 +557,14 @@ def image_runtime(wildcards, attempt):
     return int(max(10, full * frac * epochs / 100) * attempt)
 
 
+def image_train_priority(wildcards):
+    """The heaviest trainings first: the job's relative cost (epochs x images x an epoch's cost)."""
+    frac = image_fraction(wildcards.dataset)
+    frac = 1.0 if frac != frac else frac
+    m = wildcards.model
+    return 1 + EPOCH_COST[m] * image_epochs(m) * frac
+
+
 def image_mem(wildcards, attempt):
     return config["resources"]["image_train_mem_mb"] * attempt
 
@@ -556,15 +575,17 @@ def image_files(pattern, models=None):
 
 
 def image_budgets():
+    """Per (dataset, model): the fraction of the images and the epochs (a control: 0)."""
+    models = list(dict.fromkeys(m for _, m, _ in IMG_PROBED))
     return [
         {
             "dataset": d,
             "model": m,
             "data_fraction": image_fraction(d),
-            "max_epochs": image_epochs(m),
+            "max_epochs": 0 if m in UNTRAINED else image_epochs(m),
         }
         for d in IMG_DATASETS
-        for m in IMG["models"]
+        for m in models
     ]
 
 

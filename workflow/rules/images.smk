@@ -7,6 +7,8 @@ rule render_dsprites:
         meta="results/images/source/{dataset}.json",
     log:
         "results/logs/render_dsprites/{dataset}.log",
+    benchmark:
+        "results/benchmarks/render_dsprites/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -27,6 +29,8 @@ rule image_data:
         meta="results/images/data/{dataset}.json",
     log:
         "results/logs/image_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/image_data/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -49,6 +53,9 @@ rule image_train:
         summary=IMG_TRAIN_OUT["summary"],
     log:
         "results/logs/image_train/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/image_train/{dataset}/{model}/seed{seed}.tsv"
+    priority: image_train_priority
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -74,6 +81,10 @@ rule image_probe:
         probe="results/images/probes/{dataset}/{model}/seed{seed}.json",
     log:
         "results/logs/image_probe/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/image_probe/{dataset}/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=IMG_PROBE_MODELS,
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -82,7 +93,7 @@ rule image_probe:
         mem_mb=image_mem,
         runtime=60,
     params:
-        probe=IMG["probe"],
+        probe=IMG_PROBE,
         model_seed=image_seed,
         allow_cpu=IMG["train"]["allow_cpu"],
         code=code("image_probe.py"),
@@ -99,6 +110,8 @@ rule image_activations:
         activations="results/images/activations/{dataset}/{model}_seed{seed}.npz",
     log:
         "results/logs/image_activations/{dataset}/{model}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/image_activations/{dataset}/{model}_seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -135,7 +148,7 @@ rule image_activation_factors:
 
 rule image_tables:
     input:
-        probes=image_files(rules.image_probe.output.probe),
+        probes=image_files(rules.image_probe.output.probe, IMG_PROBED),
         published=PUBLISHED_TABLE4,
     output:
         table=report(
@@ -164,6 +177,8 @@ rule image_tables:
         meta="results/tables/image_probes.meta.json",
     log:
         "results/logs/image_tables.log",
+    benchmark:
+        "results/benchmarks/image_tables.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
@@ -187,6 +202,8 @@ rule image_curves:
         pdf="results/figures/images/training_curves.pdf",
     log:
         "results/logs/image_curves.log",
+    benchmark:
+        "results/benchmarks/image_curves.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
