@@ -153,24 +153,24 @@ rule image_tables:
     output:
         table=report(
             "results/tables/image_probes.csv",
-            category="Images",
+            category="[R] images",
             caption="../report/image_probes.rst",
         ),
         summary="results/tables/image_probes_summary.csv",
         markdown=report(
             "results/tables/image_probes.md",
-            category="Images",
+            category="[R] images",
             caption="../report/image_probes.rst",
         ),
         paper="results/tables/image_paper_comparison.csv",
         paper_md=report(
             "results/tables/image_paper_comparison.md",
-            category="Images",
+            category="[R] images",
             caption="../report/image_paper.rst",
         ),
         bars=report(
             "results/figures/images/image_probes.png",
-            category="Images",
+            category="[R] images",
             caption="../report/image_probes.rst",
         ),
         bars_pdf="results/figures/images/image_probes.pdf",
@@ -196,7 +196,7 @@ rule image_curves:
         table="results/tables/image_curves.csv",
         figure=report(
             "results/figures/images/training_curves.png",
-            category="Images",
+            category="[R] images",
             caption="../report/image_curves.rst",
         ),
         pdf="results/figures/images/training_curves.pdf",
