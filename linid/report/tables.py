@@ -149,12 +149,12 @@ def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: Sequence
 MARKDOWN_COLUMNS = [
     ("R²_a trained", "r2_affine", "mean_std"),
     ("95 % CI", "r2_affine", "ci"),
-    ("R²_a x", control_column("r2_affine", "x"), "mean"),
+    ("R²_a x", control_column("r2_affine", "x"), "mean_std"),
     ("R²_a untrained", control_column("r2_affine", "init"), "mean_std"),
     ("R²_a untrained (BN)", control_column("r2_affine", "init_bn"), "mean_std"),
     ("gain over x [95 % CI]", GAIN, "mean_ci"),
     ("MCC aligned", "mcc_pearson_aligned", "mean_std"),
-    ("MCC aligned x", control_column("mcc_pearson_aligned", "x"), "mean"),
+    ("MCC aligned x", control_column("mcc_pearson_aligned", "x"), "mean_std"),
     ("reverse R²", "r2_reverse", "mean_std"),
 ]
 

@@ -81,7 +81,7 @@ def test_controls_and_gain_sit_beside_each_model_and_never_replace_it():
     assert (table["r2_affine_lo"] < table["r2_affine"]).all() and (table["r2_affine"] < table["r2_affine_hi"]).all()
     assert table["r2_affine_init_bn"].isna().all()  # a control not computed stays missing
     md = markdown_table(probe_summary(table))
-    assert "| 0.300 | 0.200 ± 0.000 | – | +0.250 [" in md
+    assert "| 0.300 ± 0.000 | 0.200 ± 0.000 | – | +0.250 [" in md
 
 
 def test_t_interval_needs_two_values():
