@@ -53,7 +53,7 @@ def test_packs_write_one_set_of_files_per_model(packed):
         summary = json.loads((model.parent / "train.json").read_text())
         assert summary["pack"].startswith(("supervised_free_d2_w8_t40_p", "diet_free_d2_w64_t40_p"))
         assert summary["pack_size"] == (2 if summary["pack"].endswith("p0") else 1)
-        assert len(pd.read_csv(model.parent / "curve.csv")) == 4  # log_every 10 of 40 steps
+        assert len(pd.read_csv(model.parent / "curve.csv")) == 1 + 4  # step 0, log_every 10 of 40
     table = pd.read_csv(packed / "results" / "tables" / "probes.csv")
     assert len(table) == 6 and table["r2_affine"].notna().all()
     logs = sorted(p.name for p in (packed / "results" / "logs" / "train_pack").glob("*.log"))
