@@ -47,14 +47,28 @@ def test_an_unknown_override_key_is_refused_by_name(repo):
     assert not (repo / "results").exists()
 
 
-def _path_without_slurm() -> str:
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
-    keep = [d for d in dirs if not any(os.path.exists(os.path.join(d, c)) for c in ("sbatch", "sacct"))]
-    return os.pathsep.join(keep)
+SLURM_COMMANDS = ("sbatch", "sacct")
 
 
-def test_slurm_profile_without_sbatch_stops_before_any_job_and_a_dry_run_warns(repo):
-    env = {"PATH": _path_without_slurm(), "SBATCH_PARTITION": "", "SBATCH_ACCOUNT": ""}
+def _path_without_slurm(shims) -> str:
+    """PATH as it is, but a folder holding sbatch/sacct (e.g. /usr/bin once SLURM's packages are
+    installed, as tests/test_slurm.py does) is replaced by a mirror of it without them."""
+    dirs = []
+    for i, d in enumerate(p for p in os.environ.get("PATH", "").split(os.pathsep) if p):
+        if not any(os.path.exists(os.path.join(d, c)) for c in SLURM_COMMANDS):
+            dirs.append(d)
+            continue
+        mirror = shims / f"bin{i}"
+        mirror.mkdir(parents=True)
+        for name in os.listdir(d):
+            if name not in SLURM_COMMANDS:
+                (mirror / name).symlink_to(os.path.join(d, name))
+        dirs.append(str(mirror))
+    return os.pathsep.join(dirs)
+
+
+def test_slurm_profile_without_sbatch_stops_before_any_job_and_a_dry_run_warns(repo, tmp_path):
+    env = {"PATH": _path_without_slurm(tmp_path), "SBATCH_PARTITION": "", "SBATCH_ACCOUNT": ""}
     # a dry run plans the sweep away from the cluster: it warns and goes on
     proc = smk(repo, "--profile", "slurm", "-n", config=TINY, env=env)
     out = proc.stdout + proc.stderr
