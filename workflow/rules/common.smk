@@ -32,9 +32,8 @@ try:
     try:
         validate(config, SCHEMA)
     except WorkflowError:
-        check_config(
-            config, load_schema(SCHEMA)
-        )  # the same schema, one clear line per problem
+        # the same schema, one clear line per problem
+        check_config(config, load_schema(SCHEMA))
         raise
     if problems := semantic_problems(config, load_schema(SCHEMA)):
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
@@ -344,12 +343,15 @@ def probe_rows():
 def extra_axes():
     """Sweep axes beyond the grid's that take more than one value within one sweep and method
     (each gets its own figure). An axis that differs only between sweeps or methods (e.g. N,
-    10,240 for supervised and 1,000 for DIET) gets none: its figure would confound the two."""
+    10,240 for supervised and 1,000 for DIET) gets none: its figure would confound the two.
+    """
     values = {}
     for s in SPECS:
         for a in CELL_AXES:
             if a not in GRID_AXES:
-                values.setdefault((a, s.experiment, s.method), set()).add(getattr(s.cell, a))
+                values.setdefault((a, s.experiment, s.method), set()).add(
+                    getattr(s.cell, a)
+                )
     return sorted({a for (a, *_), v in values.items() if len(v) > 1})
 
 
