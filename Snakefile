@@ -18,6 +18,7 @@ from functools import reduce
 
 from linid.pipeline.config import (
     ConfigError,
+    check_command_line,
     load_preset,
     load_schema,
     load_yaml,
@@ -30,6 +31,8 @@ from linid.pipeline.config import (
 OVERRIDES = dict(workflow.config_settings.config or {})
 PRESET = OVERRIDES.pop("preset", None)
 try:
+    # a --config value as strictly as a file: no repeated key, no YAML tag
+    check_command_line(workflow.config_settings.config_args)
     FILES = workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"])
     BASE = [load_yaml(path) or {} for path in FILES]
     if PRESET is not None:

@@ -20,8 +20,28 @@ class ConfigError(ValueError):
     """The config breaks the contract; the message names the key and what is allowed."""
 
 
+#: Snakemake renders a config file holding this top-level key as a YTE template (Python code)
+YTE_KEY = "__use_yte__"
+
+
 def load_yaml(path: str | Path) -> Any:
-    """A YAML file, refusing a key repeated in one mapping (PyYAML silently keeps the last one)."""
+    """A config file as plain YAML: a key repeated in one mapping (PyYAML silently keeps the last
+    one), a YAML tag (``!!python/object``…) and a YTE template (``__use_yte__: true``) are refused
+    with a ConfigError of one line."""
+    data = load_yaml_text(Path(path).read_text(), str(path))
+    if isinstance(data, dict) and YTE_KEY in data:
+        raise ConfigError(
+            f"{path}: sets {YTE_KEY}: {data[YTE_KEY]!r}; Snakemake renders such a file as a YTE "
+            "template, which runs the Python code in it: a config file is code to Snakemake, so "
+            "linid takes only plain YAML (drop the key and write the values out)"
+        )
+    return data
+
+
+def load_yaml_text(text: str, where: str, syntax: bool = True) -> Any:
+    """YAML text (a file's, or a ``--config`` value's) read strictly: plain YAML only (no tags),
+    every key once per mapping; any problem is a ConfigError of one line naming ``where``
+    (``syntax=False``: text that is not YAML at all is returned as it is)."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
@@ -32,15 +52,43 @@ def load_yaml(path: str | Path) -> Any:
         for key_node, _ in node.value:
             key = loader.construct_object(key_node, deep=True)
             if key in seen:
+                lines = (f" (lines {seen[key]} and {key_node.start_mark.line + 1})"
+                         if "\n" in text.strip() else "")
                 raise ConfigError(
-                    f"{path}: key {key!r} appears twice in one mapping (lines {seen[key]} and "
-                    f"{key_node.start_mark.line + 1}); YAML would silently keep the last one"
+                    f"{where}: key {key!r} appears twice in one mapping{lines}; YAML would silently "
+                    "keep the last one"
                 )
             seen[key] = key_node.start_mark.line + 1
         return loader.construct_mapping(node, deep=deep)
 
+    def tagged(loader, suffix, node):
+        raise ConfigError(
+            f"{where}, line {node.start_mark.line + 1}: YAML tag {node.tag!r} refused; a config "
+            "holds plain values only (a tag can build Python objects)"
+        )
+
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return yaml.load(Path(path).read_text(), Loader=StrictLoader)
+    StrictLoader.add_multi_constructor("!", tagged)
+    StrictLoader.add_multi_constructor("tag:yaml.org,2002:python/", tagged)
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as err:
+        if not syntax:
+            return text
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}{line}: not valid YAML ({problem})") from None
+
+
+def check_command_line(config_args: list[str] | None) -> None:
+    """Read every ``--config KEY=VALUE`` as strictly as a config file: Snakemake parses a nested
+    value itself and keeps the last of a repeated key, and passes a tagged value on as text."""
+    for entry in config_args or []:
+        key, sep, value = str(entry).partition("=")
+        if sep and value.strip():
+            # text that is no YAML at all stays text, as Snakemake keeps it
+            load_yaml_text(value, f"--config {key}=…", syntax=False)
 
 
 def load_schema(path: str | Path) -> dict:
@@ -247,6 +295,8 @@ def _allowed(schema: dict) -> str:
     for key, sym in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
         if key in schema:
             bits.append(f"{sym} {schema[key]}")
+    if "minLength" in schema:
+        bits.append(f"at least {schema['minLength']} character(s)")
     if "minItems" in schema:
         bits.append(f"at least {schema['minItems']} item(s)")
     if schema.get("uniqueItems"):
@@ -265,7 +315,9 @@ def _message(err) -> str:
         )
     if err.validator == "required":
         return f"config key {where}: {err.message}"
-    return f"config key {where} = {err.instance!r}: {err.message} (allowed: {_allowed(err.schema)})"
+    # a bound that keeps a statistic defined says why (the key's description)
+    why = f"; {err.schema['description']}" if err.validator in ("minLength", "minimum") and "description" in err.schema else ""
+    return f"config key {where} = {err.instance!r}: {err.message} (allowed: {_allowed(err.schema)}{why})"
 
 
 def check_config(config: dict, schema: dict) -> None:
@@ -314,12 +366,37 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
         if sweep.get("design", "grid") == "grid" and not axes:
             out.append(f"config key simulation.sweeps.{name}.axes: a grid sweep needs at least one axis")
     probe = sim.get("probe") or {}
+    if sim_on:
+        out += probe_size_problems(probe, sim.get("sweeps") or {})
     need = probe.get("n_affine", 8192) + probe.get("n_linear", 4096)
     if data.get("n_eval", need) < need:
         out.append(
             f"config key simulation.data.n_eval = {data.get('n_eval')}: must be >= "
             f"probe.n_affine + probe.n_linear = {need}"
         )
+    return out
+
+
+def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
+    """Probe sizes that leave a statistic undefined: the affine fit (d + 1 coefficients per latent)
+    on the fit half of n_affine, the kNN control's neighbours in that half, R²_o on n_linear rows."""
+    dims = [c["latent_dim"] for sweep in sweeps.values() for c in sweep_cells(sweep)]
+    if not dims:
+        return []
+    d = max(dims)
+    n_affine, n_linear = probe.get("n_affine", 8192), probe.get("n_linear", 4096)
+    k = probe.get("knn_neighbors", 10)
+    out = []
+    if n_affine // 2 < d + 2:
+        out.append(f"config key simulation.probe.n_affine = {n_affine}: its fit half must hold at least "
+                   f"d + 2 = {d + 2} rows (an affine map of d = {d} has d + 1 coefficients, and R² "
+                   f"needs a spread); use at least {2 * (d + 2)}")
+    elif k > n_affine // 2:
+        out.append(f"config key simulation.probe.knn_neighbors = {k}: more neighbours than the "
+                   f"{n_affine // 2} rows of n_affine's fit half")
+    if n_linear < d + 1:
+        out.append(f"config key simulation.probe.n_linear = {n_linear}: R²_o of d = {d} latents needs at "
+                   f"least d + 1 = {d + 1} rows")
     return out
 
 
@@ -342,10 +419,16 @@ def image_problems(images: dict) -> list[str]:
             if layout != "dsprites":
                 out.append(f"{where}.path: empty, but only the dsprites layout can be rendered here; give the "
                            f"{layout} file's path")
+                continue
             elif (d.get("subsample") or 0) > DSPRITES_IMAGES:
                 out.append(f"{where}.subsample = {d['subsample']}: the dSprites grid has {DSPRITES_IMAGES} images")
+                continue
         elif not Path(path).is_file():
             out.append(f"{where}.path = {path!r}: no such file")
+            continue
+        from linid.images.check import dataset_problems  # headers and cheap statistics, no torch
+
+        out += dataset_problems(name, d, images)
     return out
 
 
