@@ -31,6 +31,7 @@ MATRIX_COLUMNS = [
     "n_rows",
     "dim_a",
     "dim_b",
+    "note",
 ]
 _EPS = 1e-8  # linid.probes.cca's rank / constant-column tolerance
 
@@ -40,6 +41,12 @@ def _rows(model: dict[str, ArrayLike], which: str) -> dict[str, Array]:
         raise ValueError(f"model {which} has no layers")
     out = {str(k): as_matrix(v, f"model {which}, layer '{k}'") for k, v in model.items()}
     return out
+
+
+def constant_layer(x: Array) -> bool:
+    """Every column constant over these rows (a dead layer: all zero after a ReLU, say)."""
+    x = np.asarray(x, dtype=np.float64)
+    return bool(x.shape[0] < 2 or np.all(np.ptp(x, axis=0) <= _EPS * np.maximum(1.0, np.abs(x).max())))
 
 
 def _prepare(layer: Array, which: str, name: str, svcca_k: int | None) -> Array:
@@ -93,12 +100,23 @@ def layer_matrix(
     if svcca_k is not None and 2 * svcca_k > m:
         raise ValueError(f"svcca_k = {svcca_k} exceeds half the {m} rows used")
     k = None if svcca_k is None else int(svcca_k)
-    pa = {name: _prepare(x[rows], "a", name, k) for name, x in a.items()}
-    pb = {name: _prepare(x[rows], "b", name, k) for name, x in b.items()}
+    # a constant (dead) layer has no direction to compare: its cells are NaN with a note
+    dead = {("a", name) for name, x in a.items() if constant_layer(x[rows])}
+    dead |= {("b", name) for name, x in b.items() if constant_layer(x[rows])}
+    pa = {name: x[rows] if ("a", name) in dead else _prepare(x[rows], "a", name, k) for name, x in a.items()}
+    pb = {name: x[rows] if ("b", name) in dead else _prepare(x[rows], "b", name, k) for name, x in b.items()}
 
     out = []
+    nan = float("nan")
     for la, xa in pa.items():
         for lb, xb in pb.items():
+            which = [f"model {w}'s layer '{n}'" for w, n in (("a", la), ("b", lb)) if (w, n) in dead]
+            if which:
+                out.append({"layer_a": la, "layer_b": lb, "mcca": nan, "svcca": nan, "cca_min": nan,
+                            "r2_ab": nan, "r2_ba": nan, "n_rows": m, "dim_a": xa.shape[1],
+                            "dim_b": xb.shape[1],
+                            "note": " and ".join(which) + " is constant on the rows used (dead): not compared"})
+                continue
             try:
                 r = compare_pair(xa, xb, svcca_k=k)
             except ValueError as e:
@@ -115,6 +133,7 @@ def layer_matrix(
                     "n_rows": m,
                     "dim_a": xa.shape[1],
                     "dim_b": xb.shape[1],
+                    "note": "",
                 }
             )
     return pd.DataFrame(out, columns=MATRIX_COLUMNS)

@@ -15,6 +15,7 @@ arrays are read whole.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -306,13 +307,74 @@ def _check_model(name: str, path: Path, rows: list[tuple[str, int]]) -> list[str
     return problems
 
 
-def check_inputs(factors_path: str | Path | None, models: Mapping[str, str | Path]) -> list[str]:
+def _minority_needed(test_fraction: float) -> int:
+    """Samples of each class a binary factor needs so that every stratified split of the probes
+    (test_fraction) leaves at least 2 of each class in both halves, with a margin for rounding."""
+    return max(4, math.ceil(2 / min(test_fraction, 1 - test_fraction)) + 1)
+
+
+def _check_sizes(
+    factors_path: Path | None, models: Mapping[str, str | Path], settings: Mapping
+) -> list[str]:
+    """What the probes and comparisons need of sizes, from headers and the (small) factors: every
+    class of a binary factor in both halves of the split, layers no wider than half the rows the
+    comparisons use unless svcca_k reduces them."""
+    problems: list[str] = []
+    tf = settings.get("test_fraction", 0.3)
+    if factors_path is not None:
+        idx = _index(factors_path)
+        if "binary" in idx and len(idx["binary"].shape) == 2:
+            values = _load(factors_path, "binary")
+            names = _factor_names(factors_path, idx, "binary", values.shape[1])
+            need = _minority_needed(tf)
+            for j, name in enumerate(names):
+                counts = np.bincount(values[:, j].astype(np.int64), minlength=2)
+                if counts.min() < need:
+                    problems.append(
+                        f"factors file {factors_path}: binary factor '{name}' has {counts[1]} "
+                        f"positive(s) and {counts[0]} negative(s) in {values.shape[0]} rows; the "
+                        f"probes' stratified split (byo.test_fraction = {tf}) needs at least "
+                        f"{need} of each class (drop the factor or give more rows)"
+                    )
+    widths: dict[str, tuple[str, int]] = {}
+    n_rows = None
+    for name, path in models.items():
+        idx = _index(Path(path))
+        order, _ = _layer_order(Path(path), idx, "")
+        for layer in order:
+            shape = idx[layer].shape
+            n_rows = shape[0] if n_rows is None else n_rows
+            if len(shape) == 2 and shape[1] > widths.get("max", ("", 0))[1]:
+                widths["max"] = (f"model '{name}', layer '{layer}'", shape[1])
+    if n_rows is None or "max" not in widths:
+        return problems
+    max_rows = settings.get("max_rows", 5000)
+    used = n_rows if max_rows is None else min(n_rows, max_rows)
+    k = settings.get("svcca_k")
+    where, width = widths["max"]
+    if k is None and 2 * width > used:
+        problems.append(
+            f"{where} is {width} wide but the comparisons use {used} rows; CCA and the affine R² "
+            f"overfit beyond rows/2 = {used // 2} columns: set byo.svcca_k <= {used // 2} (e.g. 20) "
+            "so that wide layers are reduced to their top principal directions, or give more rows"
+        )
+    elif k is not None and 2 * k > used:
+        problems.append(f"config key byo.svcca_k = {k}: exceeds half the {used} rows the comparisons use")
+    return problems
+
+
+def check_inputs(
+    factors_path: str | Path | None,
+    models: Mapping[str, str | Path],
+    settings: Mapping | None = None,
+) -> list[str]:
     """Every problem of a factors file (None: no probes) and model files (name → path); [] = fine.
 
     Reads the ``.npy`` headers in each archive for shapes and dtypes; layer values are streamed in
     chunks only to look for NaN/inf, and the (small) factor arrays are read whole. Row counts are
     compared against the factors file (else the first layer of the first model): every array must
-    hold one row per sample. Comparison needs at least 2 models.
+    hold one row per sample. Comparison needs at least 2 models. With ``settings`` (the byo config
+    section), also what the probes and comparisons need of the sizes (:func:`_check_sizes`).
     """
     problems: list[str] = []
     rows: list[tuple[str, int]] = []
@@ -333,6 +395,8 @@ def check_inputs(factors_path: str | Path | None, models: Mapping[str, str | Pat
                     f"{what} has {r} rows but {ref} has {n}: every layer and factor array needs "
                     "one row per sample, in the same order"
                 )
+    if settings is not None and not problems:  # the files are readable: what the stages need
+        problems += _check_sizes(None if factors_path is None else Path(factors_path), models, settings)
     return problems
 
 

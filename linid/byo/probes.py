@@ -33,7 +33,7 @@ MAX_ITER = 10_000
 # decode.py's balance_classes shuffles with the module constant SEED = 42, whatever the repetition.
 BALANCE_SHUFFLE_SEED = 42
 
-PROBE_COLUMNS = ["factor", "kind", "metric", "value", "std", "n_train", "n_test"]
+PROBE_COLUMNS = ["factor", "kind", "metric", "value", "std", "n_train", "n_test", "note"]
 
 
 def split(n: int, test_fraction: float, seed: int) -> tuple[Index, Index]:
@@ -249,6 +249,17 @@ def probe_layer(
     train, test = split(x.shape[0], test_fraction, seed)
     rows: list[dict] = []
     nan = float("nan")
+    if np.all(np.ptp(x, axis=0) == 0):  # a dead layer: every probe undefined, the table kept
+        note = "the layer is constant (dead): nothing to probe"
+        names = [(f, "continuous", ("r2", "pearson_r")) for f in
+                 (factors.continuous_names if factors.continuous is not None else [])]
+        names += [(f, "binary", ("accuracy", "roc_auc")) for f in
+                  (factors.binary_names if factors.binary is not None else [])]
+        names += [("label", "label", ("accuracy",))] if factors.labels is not None else []
+        return pd.DataFrame(
+            [{"factor": f, "kind": kind, "metric": m, "value": nan, "std": nan, "n_train": len(train),
+              "n_test": len(test), "note": note} for f, kind, metrics in names for m in metrics],
+            columns=PROBE_COLUMNS)
     if factors.continuous is not None:
         for r in continuous_probes(x, factors.continuous, factors.continuous_names, train, test):
             for metric in ("r2", "pearson_r"):
@@ -298,4 +309,4 @@ def probe_layer(
                 "n_test": len(test),
             }
         )
-    return pd.DataFrame(rows, columns=PROBE_COLUMNS)
+    return pd.DataFrame(rows, columns=PROBE_COLUMNS).assign(note="")

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.preprocessing import MinMaxScaler, minmax_scale
 
 from linid.images import dsprites
 from linid.pipeline.io import atomic_path
@@ -90,6 +89,9 @@ class ImageDataset:
     continuous: tuple[str, ...] = ()
     periodic: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
+    #: the class factor's values in the file, in the order of the class indices it was mapped to
+    #: (generic layout only; empty: the values are the published ones)
+    category_levels: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4:
@@ -197,7 +199,12 @@ class _Source:
             with h5py.File(self.path, "r") as f:
                 return np.asarray(f[key][()])
         with np.load(self.path, allow_pickle=False) as z:
-            return z[key]
+            try:
+                return z[key]
+            except ValueError as e:  # numpy's "Object arrays cannot be loaded …" names neither
+                raise DatasetFormatError(f"{self.path}: key {key!r} cannot be read ({e}); linid loads "
+                                         "no pickled object arrays: save numbers as numeric arrays "
+                                         "and names as np.array(names, dtype=str)") from None
 
     def strings(self, key: str, expected: str, scalar: bool) -> tuple[str, ...] | str:
         """A string scalar or string array from a dataset (or an h5 root attribute)."""
@@ -273,12 +280,14 @@ def _roles(name: str, factor_names: tuple[str, ...]) -> dict:
             "other": r["other"] + r["categorical"][1:]}
 
 
-def dsprites_scaler() -> MinMaxScaler:
+def dsprites_scaler():
     """sklearn's MinMaxScaler fitted on the extremes of the dSprites grid (all six columns).
 
     Its transform gives bit-for-bit the values of ``minmax_scale`` over the full official file,
     whatever rows are transformed.
     """
+    from sklearn.preprocessing import MinMaxScaler  # here: the workflow reads headers at parse time
+
     levels = dsprites.LATENT_LEVELS
     return MinMaxScaler().fit(np.array([[lv.min() for lv in levels], [lv.max() for lv in levels]]))
 
@@ -314,6 +323,8 @@ def _load_shapes3d(src: _Source) -> ImageDataset:
     _same_length(src, n, "labels", _expect(
         src, "labels", (None, 6), "float [n, 6] (floor_hue, wall_hue, object_hue, scale, shape, "
         "orientation)", "f")[0])
+    from sklearn.preprocessing import minmax_scale
+
     labels = src.read("labels").astype(np.float64)
     factors = minmax_scale(labels) if n else labels  # fb: over the rows of the loaded file
     return ImageDataset("shapes3d", channel_first(src.read("images")), factors,
@@ -383,7 +394,38 @@ def _load_generic(src: _Source) -> ImageDataset:
     except ValueError as e:
         raise DatasetFormatError(f"{src.path}: key 'images': {e}") from e
     factors = src.read("factors").astype(np.float64)
-    return ImageDataset(name, images, factors, names, categorical, **roles)
+    cat = names.index(categorical)
+    levels: tuple[float, ...] = ()
+    if not csi_grid(factors[:, cat]):
+        factors[:, cat], found = category_codes(factors[:, cat])
+        levels = tuple(float(v) for v in found)
+    return ImageDataset(name, images, factors, names, categorical, **roles, category_levels=levels)
+
+
+def csi_grid(values: np.ndarray) -> bool:
+    """Whether the distinct values are multiples of the second-smallest one, the smallest being 0
+    (0, h, 2h, … with levels possibly missing): the convention csi's target arithmetic assumes
+    (the published sets; §3 of docs/images.md lists where its truncation still merges levels, which
+    linid reproduces)."""
+    levels = np.unique(np.asarray(values, dtype=np.float64))
+    if levels.size < 2 or levels[0] != 0:
+        return False
+    ratio = levels / levels[1]
+    return bool(np.allclose(ratio, np.round(ratio), rtol=0, atol=1e-6 * max(1.0, ratio[-1])))
+
+
+def category_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes 0..K-1, the K sorted distinct values): a class factor as class indices.
+
+    csi's target arithmetic (:func:`official_targets`: divide by the second-smallest value,
+    truncate) reads the values 1, 2, 3 as the classes 0, 1, 1, and 0, 5, 7 as 0, 1, 1; a generic
+    file whose class factor is no grid from 0 (:func:`csi_grid`) gets codes by sorted value instead.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size and not np.all(np.isfinite(values)):
+        raise DatasetFormatError("the categorical factor holds NaN/inf values")
+    levels, codes = np.unique(values, return_inverse=True)
+    return codes.astype(np.float64), levels
 
 
 def load(path: str | os.PathLike, layout: str) -> ImageDataset:

@@ -8,8 +8,9 @@ from linid.byo import figures
 from linid.pipeline.context import setup_logging
 from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
+from linid.report.tables import md_row
 
-PROBE_COLUMNS = ["model", "layer", "factor", "kind", "metric", "value", "std"]
+PROBE_COLUMNS = ["model", "layer", "factor", "kind", "metric", "value", "std", "note"]
 
 
 def probes_markdown(table: pd.DataFrame) -> str:
@@ -18,24 +19,37 @@ def probes_markdown(table: pd.DataFrame) -> str:
         return "No factors file was given (byo.factors): no probes, comparisons only.\n"
     t = table.copy()
     t["col"] = t["factor"].astype(str) + " " + t["metric"].astype(str)
-    t["cell"] = [f"{v:.3f}" + (f" ± {s:.3f}" if s == s else "") for v, s in zip(t["value"], t["std"], strict=True)]
+    t["cell"] = ["–" if v != v else f"{v:.3f}" + (f" ± {s:.3f}" if s == s else "")
+                 for v, s in zip(t["value"], t["std"], strict=True)]
     wide = t.pivot_table(index=["model", "layer"], columns="col", values="cell", aggfunc="first", sort=False)
     cols = list(wide.columns)
-    lines = ["| model | layer | " + " | ".join(cols) + " |", "|" + "---|" * (2 + len(cols))]
+    lines = [md_row(["model", "layer", *cols]), "|" + "---|" * (2 + len(cols))]
     for (m, layer), row in wide.iterrows():
-        lines.append(f"| {m} | {layer} | " + " | ".join(str(row[c]) if row[c] == row[c] else "–" for c in cols) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append(md_row([m, layer, *(str(row[c]) if row[c] == row[c] else "–" for c in cols)]))
+    return "\n".join(lines) + "\n" + notes(table)
 
 
 def layers_markdown(table: pd.DataFrame) -> str:
     """Per model pair, the mCCA of matching layers (the diagonal of the layer matrix)."""
     diag = table[table["layer_a"] == table["layer_b"]]
     layers = list(dict.fromkeys(diag["layer_a"]))
-    lines = ["| model a | model b | " + " | ".join(f"mCCA {x}" for x in layers) + " |", "|" + "---|" * (2 + len(layers))]
+    lines = [md_row(["model a", "model b", *(f"mCCA {x}" for x in layers)]), "|" + "---|" * (2 + len(layers))]
     for (a, b), g in diag.groupby(["model_a", "model_b"], sort=False):
-        vals = {r.layer_a: f"{r.mcca:.3f}" for r in g.itertuples()}
-        lines.append(f"| {a} | {b} | " + " | ".join(vals.get(x, "–") for x in layers) + " |")
-    return "\n".join(lines) + "\n"
+        vals = {r.layer_a: "–" if r.mcca != r.mcca else f"{r.mcca:.3f}" for r in g.itertuples()}
+        lines.append(md_row([a, b, *(vals.get(x, "–") for x in layers)]))
+    return "\n".join(lines) + "\n" + notes(table)
+
+
+def notes(table: pd.DataFrame) -> str:
+    """The notes of the table's rows (a dead layer's NaN cells say why), once each."""
+    if "note" not in table:
+        return ""
+    keys = [c for c in ("model", "model_a", "model_b") if c in table]
+    found = dict.fromkeys(
+        " / ".join(str(r[k]) for k in keys) + ": " + str(r["note"])
+        for _, r in table.iterrows() if isinstance(r["note"], str) and r["note"]
+    )
+    return "".join(["\nNotes:\n\n", *(f"- {n}\n" for n in found)]) if found else ""
 
 
 def main(smk) -> None:

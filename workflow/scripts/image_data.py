@@ -26,11 +26,16 @@ def main(smk) -> None:
         shape = list(ds.images.shape)
         log.info("%s: %d images %s, factors %s (category: %s)", ds.name, len(rows), shape[1:],
                  ", ".join(ds.factor_names), ds.categorical)
+        if ds.category_levels:
+            log.info("%s: category %s values %s are classes 0..%d", ds.name, ds.categorical,
+                     list(ds.category_levels), len(ds.category_levels) - 1)
         run.log_metrics({"n_images": len(rows)})
         atomic_json(smk.output.meta, {
             "job_uid": run.uid, "n_images": len(rows), "image_shape": shape[1:], "factor_names": list(ds.factor_names),
             "categorical": ds.categorical, "continuous": list(ds.continuous), "periodic": list(ds.periodic),
             "other": list(ds.other), "source": str(smk.input.source), "layout": p["layout"],
+            # class index i is the i-th smallest value of the file's class factor (generic layout)
+            "category_levels": list(ds.category_levels),
         })
 
 
