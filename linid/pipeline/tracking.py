@@ -94,8 +94,14 @@ _NAME_OK = re.compile(r"[^A-Za-z0-9_\-. :/]")
 
 def metric_name(name: str) -> str:
     """A metric or param key MLflow accepts: other characters (``=``, ``,``, ``(``…, which factor
-    and layer names brought by users may hold) become ``_``."""
-    return _NAME_OK.sub("_", str(name))
+    and layer names brought by users may hold) become ``_``, and a name so changed gets a short
+    hash of the original, so that two names never share one key (``enc=1`` and ``enc_1`` would
+    both be ``enc_1``: one metric history holding two layers' values)."""
+    name = str(name)
+    clean = _NAME_OK.sub("_", name)
+    if clean == name:
+        return name
+    return f"{clean}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"
 
 
 def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -254,6 +260,12 @@ class JobRun:
     def _write_journal(self, status: str) -> None:
         key = hashlib.sha1(self.tags["linid.job_key"].encode()).hexdigest()[:16]
         path = self.pending_dir / f"{time.time():.6f}-{key}.json"
+        try:
+            self._dump_journal(path, status)
+        except OSError as exc:  # results/ unwritable or full: the job's own error (if any) goes on
+            log.error("MLflow journal %s cannot be written (%s); this run is not tracked", path, exc)
+
+    def _dump_journal(self, path: Path, status: str) -> None:
         atomic_json(
             path,
             {

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from linid.images.models import TRAINED, encoder, untrained
+from linid.report.tables import md_row
 
 #: column order of the paper's table, then its controls (models the paper does not report come after)
 MODEL_ORDER = ("pixels", "mlp", "cnn", "mlp_init", "cnn_init", "linear", "linear_init")
@@ -76,7 +77,7 @@ def markdown(summary: pd.DataFrame) -> str:
     """[R] Table 4's layout: rows dataset × factor, columns models, ``mean ± std (n)``."""
     models = [m for m in MODEL_ORDER if m in set(summary["model"])]
     models += sorted(set(summary["model"]) - set(models))
-    head = "| dataset | factor | " + " | ".join(MODEL_LABELS.get(m, m) for m in models) + " |"
+    head = md_row(["dataset", "factor", *(MODEL_LABELS.get(m, m) for m in models)])
     lines = [head, "|" + "---|" * (2 + len(models))]
     for ds, factor, role in _factor_rows(summary):
         label = f"category ({factor})" if role == "categorical" else factor
@@ -84,7 +85,7 @@ def markdown(summary: pd.DataFrame) -> str:
         for m in models:
             hit = summary[(summary["dataset"] == ds) & (summary["factor"] == factor) & (summary["model"] == m)]
             cells.append("–" if hit.empty else f"{hit['mean'].iloc[0]:.2f} ± {hit['std'].iloc[0]:.2f}")
-        lines.append(f"| {ds} | {label} | " + " | ".join(cells) + " |")
+        lines.append(md_row([ds, label, *cells]))
     n = summary.groupby("model")["n_seeds"].max().to_dict()
     lines.append("")
     lines.append("Pearson r of a linear map (no intercept) from the features to each z-scored factor, fitted "

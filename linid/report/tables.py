@@ -130,9 +130,9 @@ def probe_summary(table: pd.DataFrame, metrics: Sequence[str] = METRICS, level: 
 def _markdown_mean_std(summary: pd.DataFrame, keys: list[str], metrics: Sequence[str], digits: int) -> str:
     """Markdown rows: the key columns as they are, each metric as 'mean ± std' ('–' when NaN)."""
     header = [*keys, *metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [md_row(header), "|" + "---|" * len(header)]
     for _, r in summary.iterrows():
-        cells = [str(r[k]) for k in keys]
+        cells = [md_cell(r[k]) for k in keys]
         for m in metrics:
             mean, std = r[f"{m}_mean"], r[f"{m}_std"]
             if pd.isna(mean):
@@ -167,6 +167,12 @@ def varying_columns(summary: pd.DataFrame, candidates: Sequence[str]) -> list[st
 def md_cell(text: object) -> str:
     """A value as one Markdown table cell: '|' escaped, line breaks as spaces."""
     return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def md_row(cells: Sequence[object]) -> str:
+    """One Markdown table row, every cell through :func:`md_cell` (names brought by users, sweep
+    names, layer and factor names may hold '|' or a line break)."""
+    return "| " + " | ".join(md_cell(c) for c in cells) + " |"
 
 
 def _fmt(row: pd.Series, col: str, kind: str, digits: int) -> str:
