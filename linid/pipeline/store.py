@@ -65,23 +65,74 @@ def ensure_experiment(uri: str, name: str, attempts: int = 8) -> str:
 def try_store(uri: str, name: str, pending: str | Path) -> bool:
     """At workflow start: make sure the store answers, within seconds. If it does not, say once where
     the runs go instead and go on: no job ever waits for the store (README "Tracking design")."""
-    if uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
+    corrupt = corrupt_store(uri)
+    if corrupt is None and uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
         try:  # the checkout (and results/ with it) moved: artifacts are found again
             relocate_artifacts(uri[len("sqlite:///"):])
         except Exception as exc:
             log.warning("could not update the artifact locations of %s (%s)", uri, exc)
+    if corrupt is None:
+        try:
+            ensure_experiment(uri, name, attempts=2)
+            return True
+        except Exception as exc:
+            corrupt = corrupt_store(uri, exc)
+            why = corrupt or f"is unreachable ({type(exc).__name__}: {str(exc)[:200]})"
+    else:
+        why = corrupt
+    os.environ[ENV_OFFLINE] = "1"  # the jobs it starts journal at once
+    print(
+        f"linid: WARNING: the MLflow store {uri} {why}. Nothing waits for it: every job journals "
+        f"its run under {pending}, and the next snakemake run (or "
+        "linid.pipeline.store.replay_pending) sends them.",
+        flush=True,
+    )
+    return False
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def corrupt_store(uri: str, exc: Exception | None = None) -> str | None:
+    """Why a SQLite store's file is corrupt (with what to do), else None: a file that is not a
+    SQLite database, or an error SQLite raises on a damaged one, is no network outage."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri[len("sqlite:///"):])
+    fix = f"move it aside (mv {path} {path}.corrupt) and rerun: a new store is created"
     try:
-        ensure_experiment(uri, name, attempts=2)
-        return True
-    except Exception as exc:
-        os.environ[ENV_OFFLINE] = "1"  # the jobs it starts journal at once
-        print(
-            f"linid: WARNING: the MLflow store {uri} is unreachable ({type(exc).__name__}: "
-            f"{str(exc)[:200]}). Nothing waits for it: every job journals its run under {pending}, "
-            "and the next snakemake run (or linid.pipeline.store.replay_pending) sends them.",
-            flush=True,
-        )
-        return False
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        return f"cannot be read ({err.strerror}): check the permissions of {path}"
+    if head and head != SQLITE_MAGIC:
+        return f"is corrupt: {path} is not a SQLite database; {fix}"
+    text = str(exc or "").lower()
+    if any(s in text for s in ("malformed", "file is not a database", "not a database")):
+        return f"is corrupt ({str(exc).splitlines()[0][:160]}); {fix}"
+    return None
+
+
+def pending_journals(pending: str | Path) -> list[Path]:
+    """The journals waiting in ``pending`` (cheap: a directory listing)."""
+    folder = Path(pending)
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def send_at_exit(uri: str, pending: str | Path) -> None:
+    """Send the journals still waiting when this snakemake process ends, whatever it did: Snakemake
+    runs no hook in a "Nothing to be done" run, so journals left by an earlier run (its store
+    unreachable or corrupt then) would otherwise wait for a run that has jobs to do."""
+    import atexit
+
+    def send() -> None:
+        if os.environ.get(ENV_OFFLINE) == "1" or not pending_journals(pending):
+            return
+        print(send_pending(uri, pending), flush=True)
+
+    atexit.register(send)
 
 
 def artifact_location(uri: str) -> str | None:
@@ -262,8 +313,9 @@ def send_pending(uri: str, pending: str | Path) -> str:
     try:
         return f"linid: wrote {replay_pending(pending)} job run(s) to MLflow at {uri}"
     except Exception as exc:  # a tracking problem never fails the workflow
-        return (f"linid: WARNING: could not send the journals in {pending} to {uri} ({exc}); the "
-                "next snakemake run sends them")
+        why = corrupt_store(uri, exc) or str(exc)
+        return (f"linid: WARNING: could not send the journals in {pending} to {uri} (the store "
+                f"{why}); the next snakemake run sends them")
 
 
 def link_upstream(uri: str, experiment: str) -> int:
