@@ -44,8 +44,9 @@ N_DATASETS = 2
 # datasets and their observation controls, train/features/probe per model, aggregate, figures, paper
 N_JOBS = 2 * N_DATASETS + 3 * N_MODELS + 3
 N_FAMILY_CELLS = 2  # M = 2 × K ∈ {2, 6}, 3 seeds each
-# family dataset/train/features/compare per cell, compare_sim per (cell, method), aggregate, figures
-N_JOBS += 4 * N_FAMILY_CELLS + 4 + 2
+# family dataset/train/features/compare per cell; per (cell, method) one compare_sim_part (2 seeds:
+# one pair, one shard) and compare_sim merging the shards; aggregate, figures
+N_JOBS += 4 * N_FAMILY_CELLS + 2 * 4 + 2
 
 
 def test_outputs_and_tidy_table(repo):
@@ -124,7 +125,7 @@ def test_mlflow_one_run_per_job_with_tags(repo):
         "generate_dataset": 2, "probe_observations": 2, "train": 8, "extract_features": 8, "probe": 8,
         "aggregate_probes": 1, "figures": 1,
         "paper_comparison": 1,
-        "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim": 4,
+        "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim_part": 4, "compare_sim": 4,
         "aggregate_pairs": 1, "family_figures": 1,
     }
     for tag in ("rule", "wildcards", "config_hash", "git_commit", "host", "job_uid", "job_key"):

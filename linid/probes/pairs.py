@@ -29,7 +29,10 @@ def label_span(g: np.ndarray) -> float:
 
 
 def pairwise(
-    features: dict[str, np.ndarray], layers: tuple[str, ...], svcca_k: int
+    features: dict[str, np.ndarray],
+    layers: tuple[str, ...],
+    svcca_k: int,
+    pairs: list[tuple[int, int]] | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Every pair of seeds, layer by layer: (pair rows, spectrum rows).
 
@@ -37,6 +40,9 @@ def pairwise(
     (``r2_affine`` is their mean); a spectrum row is one canonical correlation (``index`` 0 =
     the largest) of one pair and layer. ``features`` holds ``<layer>_s<seed>`` arrays and
     ``seeds``; ``g_s<seed>`` arrays, when present, give ``g_span``.
+
+    ``pairs``: only these (seed_a, seed_b) pairs, in this order (one shard of a cell's pairs,
+    linid.pipeline.shards); None: every pair of ``seeds``.
 
     ``g_span`` (trained layers only): the smaller of the two models' ``label_span`` — whether the
     learned g-differences span R^M, the diversity condition the theorem needs; NaN where the
@@ -47,7 +53,8 @@ def pairwise(
         s: label_span(features[f"g_s{s}"]) if f"g_s{s}" in features else float("nan") for s in seeds
     }
     rows, spectra = [], []
-    for a, b in itertools.combinations(seeds, 2):
+    todo = itertools.combinations(seeds, 2) if pairs is None else [(int(a), int(b)) for a, b in pairs]
+    for a, b in todo:
         for layer in layers:
             trained = not layer.endswith("_untrained")
             fa, fb = features[f"{layer}_s{a}"], features[f"{layer}_s{b}"]
@@ -74,3 +81,13 @@ def pairwise(
                 for i, rho in enumerate(m["cca_spectrum"])
             ]
     return rows, spectra
+
+
+def merge_parts(paths: list[str]):
+    """The CSV tables of a cell's shards, in shard order, as one table (rows sorted by seed pair)."""
+    import pandas as pd
+
+    frames = [pd.read_csv(p) for p in paths]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    keys = [k for k in ("seed_a", "seed_b", "layer", "index") if k in table]
+    return table.sort_values(keys, kind="stable", ignore_index=True) if keys else table

@@ -20,9 +20,11 @@ from linid.pipeline.config import (
     load_schema,
     semantic_problems,
 )
-from linid.pipeline.context import job_environment
+from linid.pipeline.context import job_environment, mark_workflow_process
 from linid.pipeline.fingerprints import stage_fingerprint
 from linid.pipeline.packs import plan_packs
+from linid.pipeline.shards import capped, pair_shards, pairs_runtime, shard_seeds
+from linid.pipeline.store import send_at_exit
 from linid.sim.process import DGPConfig
 from linid.sim.training import TrainConfig
 
@@ -74,6 +76,7 @@ wildcard_constraints:
     bmodel_a=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     bmodel_b=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     M=r"\d+",
+    part=r"\d+",
 
 
 # -- SLURM: before anything is submitted, in the main process (each job re-reads this file) -----
@@ -133,6 +136,12 @@ if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
 
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)
+RUNS_JOBS = ARGS is None or not any(getattr(ARGS, a, None) for a in NO_SUBMIT)
+if workflow.is_main_process:
+    mark_workflow_process()  # its jobs stop when it is killed (context.watch_workflow)
+    if config["tracking"]["enabled"] and RUNS_JOBS:
+        # journals waiting from an earlier run go out even when this one has nothing to do
+        send_at_exit(TRACKING["uri"], TRACKING["pending"])
 
 
 def send_journals():
@@ -238,9 +247,11 @@ def pack_runtime(pack):
     packing gain assumed), x attempt."""
 
     def runtime(wildcards, attempt):
-        est = [train_runtime(SimpleNamespace(data=d), 1) for d, *_ in pack.members]
+        est = [train_minutes(SimpleNamespace(data=d), 1) for d, *_ in pack.members]
         cost = config["resources"]["pack_model_cost"]
-        return int(est[0] + cost * sum(est[1:])) * attempt
+        return runtime_cap(
+            f"train_pack_{pack.id}", int(est[0] + cost * sum(est[1:])) * attempt
+        )
 
     return runtime
 
@@ -268,7 +279,7 @@ def pack_mem(pack):
     def mem(wildcards, attempt):
         res = config["resources"]
         extra = (len(pack.members) - 1) * res["train_mem_mb_per_packed_model"]
-        return (res["train_mem_mb"] + extra) * attempt
+        return mem_cap(f"train_pack_{pack.id}", (res["train_mem_mb"] + extra) * attempt)
 
     return mem
 
@@ -299,8 +310,22 @@ def family_train_params(wildcards):
     }
 
 
-# -- resources -----------------------------------------------------------------------------------
+# -- resources: every request held at what a scheduler accepts (shards.capped) --------------------
+def runtime_cap(rule_name, minutes):
+    limit = config["resources"]["max_runtime_minutes"]
+    return capped(rule_name, "runtime", minutes, limit, "resources.max_runtime_minutes")
+
+
+def mem_cap(rule_name, mb):
+    limit = config["resources"]["max_mem_mb"]
+    return capped(rule_name, "mem_mb", mb, limit, "resources.max_mem_mb")
+
+
 def train_runtime(wildcards, attempt):
+    return runtime_cap("train", train_minutes(wildcards, attempt))
+
+
+def train_minutes(wildcards, attempt):
     """Minutes: the budget in 10k-step units × per-10k estimate at d=10, scaled by d, × attempt."""
     cell = DATASETS[wildcards.data]
     per10k = config["resources"]["train_minutes_per_10k_steps"]
@@ -314,14 +339,14 @@ def train_runtime(wildcards, attempt):
 
 
 def train_mem(wildcards, attempt):
-    return config["resources"]["train_mem_mb"] * attempt
+    return mem_cap("train", config["resources"]["train_mem_mb"] * attempt)
 
 
 def family_train_runtime(wildcards, attempt):
     """Minutes for all seeds of a family cell: steps × seeds in 10k-step units, small-MLP rate."""
     per10k = config["resources"]["train_minutes_per_10k_steps"]
     est = FAM["train"]["steps"] * len(FAM["seeds"]) / 10_000 * per10k * 0.5
-    return int(max(10, 1.5 * est) * attempt)
+    return runtime_cap("family_train", int(max(10, 1.5 * est) * attempt))
 
 
 # -- [R] targets and the rows of the tables ------------------------------------------------------
@@ -371,17 +396,59 @@ def sim_compare_groups():
     return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) >= 2}
 
 
-def sim_compare_seeds(wildcards):
-    return sim_compare_groups()[(wildcards.data, wildcards.method, wildcards.head)]
+@cache
+def sim_shards(data, method, head):
+    """A cell's seed pairs cut into compare_sim_part jobs (compare.max_pairs_per_job)."""
+    seeds = sim_compare_groups()[(data, method, head)]
+    return pair_shards(seeds, COMPARE["max_pairs_per_job"])
 
 
-def sim_compare_features(wildcards):
+def sim_part_pairs(wildcards):
+    w = wildcards
+    return sim_shards(w.data, w.method, w.head)[int(w.part)]
+
+
+def sim_part_seeds(wildcards):
+    return shard_seeds(sim_part_pairs(wildcards))
+
+
+def sim_part_features(wildcards):
     w = wildcards
     pattern = rules.extract_features.output.features
     return [
         pattern.format(data=w.data, method=w.method, head=w.head, seed=s)
-        for s in sim_compare_seeds(w)
+        for s in sim_part_seeds(w)
     ]
+
+
+def sim_part_files(output):
+    """The compare_sim_part ``output`` files of one cell, for compare_sim to merge."""
+
+    def files(wildcards):
+        w = wildcards
+        pattern = getattr(rules.compare_sim_part.output, output)
+        n = len(sim_shards(w.data, w.method, w.head))
+        return [
+            pattern.format(data=w.data, method=w.method, head=w.head, part=i)
+            for i in range(n)
+        ]
+
+    return files
+
+
+def family_compare_runtime(wildcards, attempt):
+    """Minutes: every seed pair of a family cell x resources.compare_seconds_per_pair, x attempt."""
+    n = len(FAM["seeds"])
+    per_pair = config["resources"]["compare_seconds_per_pair"]
+    minutes = pairs_runtime(n * (n - 1) // 2, per_pair, attempt)
+    return runtime_cap("compare_family", minutes)
+
+
+def sim_part_runtime(wildcards, attempt):
+    """Minutes: the part's pairs x resources.compare_seconds_per_pair (at least 5), x attempt."""
+    per_pair = config["resources"]["compare_seconds_per_pair"]
+    minutes = pairs_runtime(len(sim_part_pairs(wildcards)), per_pair, attempt)
+    return runtime_cap("compare_sim_part", minutes)
 
 
 def family_files(pattern):
@@ -556,7 +623,9 @@ def image_runtime(wildcards, attempt):
     frac = 1.0 if frac != frac else frac
     full = config["resources"]["image_train_minutes"]
     epochs = image_epochs(wildcards.model)
-    return int(max(10, full * frac * epochs / 100) * attempt)
+    return runtime_cap(
+        "image_train", int(max(10, full * frac * epochs / 100) * attempt)
+    )
 
 
 def image_train_priority(wildcards):
@@ -568,7 +637,7 @@ def image_train_priority(wildcards):
 
 
 def image_mem(wildcards, attempt):
-    return config["resources"]["image_train_mem_mb"] * attempt
+    return mem_cap("image jobs", config["resources"]["image_train_mem_mb"] * attempt)
 
 
 def image_files(pattern, models=None):
@@ -619,7 +688,7 @@ elif BYO["source"] == "files":
     BYO_MODELS, BYO_FACTORS = dict(BYO["models"]), BYO["factors"]
     from linid.byo.files import check_inputs
 
-    if problems := check_inputs(BYO_FACTORS or None, BYO_MODELS):
+    if problems := check_inputs(BYO_FACTORS or None, BYO_MODELS, BYO):
         raise WorkflowError("invalid byo files:\n  - " + "\n  - ".join(problems))
 elif BYO["source"] == "digits":
     BYO_MODELS = {

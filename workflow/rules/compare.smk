@@ -15,7 +15,7 @@ rule compare_family:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=family_compare_runtime,
     params:
         layers=list(LAYERS),
         seeds=None,
@@ -25,28 +25,47 @@ rule compare_family:
         "../scripts/compare.py"
 
 
-rule compare_sim:
+rule compare_sim_part:
     input:
-        features=sim_compare_features,
+        features=sim_part_features,
     output:
-        pairs="results/sim/compare/{data}/{method}/{head}.csv",
-        spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
+        pairs="results/sim/compare/{data}/{method}/{head}/part{part}.csv",
+        spectra="results/sim/compare/{data}/{method}/{head}/part{part}.spectra.csv",
     log:
-        "results/logs/compare_sim/{data}/{method}/{head}.log",
+        "results/logs/compare_sim_part/{data}/{method}/{head}/part{part}.log",
     group:
         "compare"
     conda:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=sim_part_runtime,
     params:
         layers=["f"],
-        seeds=sim_compare_seeds,
+        seeds=sim_part_seeds,
+        pairs=sim_part_pairs,
         svcca_k=COMPARE["svcca_k"],
         code=code("compare.py"),
     script:
         "../scripts/compare.py"
+
+
+rule compare_sim:
+    input:
+        pairs=sim_part_files("pairs"),
+        spectra=sim_part_files("spectra"),
+    output:
+        pairs="results/sim/compare/{data}/{method}/{head}.csv",
+        spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
+    log:
+        "results/logs/compare_sim/{data}/{method}/{head}.log",
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        code=code("compare_merge.py"),
+    script:
+        "../scripts/compare_merge.py"
 
 
 rule aggregate_pairs:

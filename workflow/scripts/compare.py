@@ -1,4 +1,5 @@
-"""Rules compare_family / compare_sim: mCCA, CCA spectrum, SVCCA, affine R² for every seed pair."""
+"""Rules compare_family / compare_sim_part: mCCA, CCA spectrum, SVCCA, affine R² for every seed pair
+(of a family cell, or of one shard of a simulation cell's pairs)."""
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,11 @@ def main(smk) -> None:
     feats = smk.input.features
     paths = [feats] if isinstance(feats, str) else list(feats)
     arrays, uids = load_features(paths, smk.params.seeds)
-    params = {"layers": list(smk.params.layers), "svcca_k": smk.params.svcca_k}
+    pairs = smk.params.get("pairs")  # a shard's pairs (compare_sim_part); None: every pair
+    params = {"layers": list(smk.params.layers), "svcca_k": smk.params.svcca_k,
+              "n_pairs": None if pairs is None else len(pairs)}
     with job_run(smk.rule, dict(smk.wildcards), params, upstream=uids) as run:
-        rows, spectra = pairwise(arrays, tuple(smk.params.layers), smk.params.svcca_k)
+        rows, spectra = pairwise(arrays, tuple(smk.params.layers), smk.params.svcca_k, pairs)
         frame = pd.DataFrame(rows)
         frame["job_uid"] = run.uid
         for layer, part in frame.groupby("layer"):
