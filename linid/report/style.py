@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from linid.names import has_ceiling_one
+
 METHOD_STYLES: dict[str, dict[str, Any]] = {
     "supervised": {"color": "tab:blue", "marker": "o", "linestyle": "-"},
     "diet": {"color": "tab:orange", "marker": "s", "linestyle": "--"},
@@ -27,8 +29,8 @@ DPI = 150
 
 
 def is_unit_metric(metric: str) -> bool:
-    """True for R² / MCC metrics, whose natural colour scale tops out at 1."""
-    return metric.startswith(("r2", "mcc", "monitor_r2"))
+    """True for R² / MCC / correlation metrics, whose natural colour scale tops out at 1."""
+    return has_ceiling_one(metric)
 
 
 def check(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
