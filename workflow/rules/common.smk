@@ -25,6 +25,7 @@ from linid.pipeline.fingerprints import stage_fingerprint
 from linid.pipeline.packs import plan_packs
 from linid.sim.process import DGPConfig
 from linid.sim.training import TrainConfig
+from linid.text.cells import text_cells
 
 # -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
@@ -74,6 +75,8 @@ wildcard_constraints:
     bmodel_a=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     bmodel_b=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     M=r"\d+",
+    tcell=r"[A-Za-z0-9_.]+",
+    tseed=r"\d+",
 
 
 # -- SLURM: before anything is submitted, in the main process (each job re-reads this file) -----
@@ -654,8 +657,45 @@ def byo_outputs():
     return [rules.byo_tables.output.layers]
 
 
+# -- [K] Figure 1, word embeddings: the cells as records ------------------------------------------
+TEXT = config["text"]
+TEXT_CELLS = {c.cell_id: c for c in text_cells(TEXT)}
+
+
+def text_corpus_params(wildcards):
+    """The corpus section of one cell (its axes applied)."""
+    return dict(TEXT_CELLS[wildcards.tcell].corpus)
+
+
+def text_train_params(wildcards):
+    cell = TEXT_CELLS[wildcards.tcell]
+    return {"seed": int(wildcards.tseed), "model": cell.model, "train": cell.train}
+
+
+def text_models(wildcards):
+    pattern = "results/text/models/{tcell}/seed{tseed}.npz"
+    return [pattern.format(tcell=wildcards.tcell, tseed=s) for s in TEXT["seeds"]]
+
+
+def text_train_runtime(wildcards, attempt):
+    """Minutes: steps in 10k-step units at the family's small-model rate, x attempt."""
+    per10k = config["resources"]["train_minutes_per_10k_steps"]
+    steps = TEXT_CELLS[wildcards.tcell].train["steps"]
+    return int(max(10, 1.5 * steps / 10_000 * per10k * 0.5) * attempt)
+
+
+def text_cell_files(pattern):
+    return [pattern.format(tcell=c) for c in TEXT_CELLS]
+
+
+def text_outputs():
+    if not TEXT_CELLS:
+        return []
+    return [rules.text_tables.output.summary, rules.text_figures.output.overlay]
+
+
 def all_outputs():
-    out = image_outputs() + byo_outputs()
+    out = image_outputs() + byo_outputs() + text_outputs()
     if SPECS:
         out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
         out += [rules.paper_comparison.output.table]
