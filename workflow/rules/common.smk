@@ -631,6 +631,11 @@ elif BYO["source"] == "digits":
     }
     BYO_MODELS["mlp_init"] = "results/byo/digits/mlp_init.npz"
     BYO_FACTORS = "results/byo/digits/factors.npz"
+elif BYO["source"] == "text_lm":
+    from linid.byo.text_lm import DEFAULTS as BYO_TEXT_LM
+
+    BYO_MODELS = {m: f"results/byo/text_lm/{m}.npz" for m in BYO_TEXT_LM["models"]}
+    BYO_FACTORS = ""
 else:  # the image experiment's exported activations
     _ds = BYO["images_dataset"]
     BYO_MODELS = {
@@ -651,10 +656,20 @@ def byo_pair_files(wildcards):
     return {"a": BYO_MODELS[wildcards.bmodel_a], "b": BYO_MODELS[wildcards.bmodel_b]}
 
 
+SVCCA_P = BYO["svcca_protocol"]
+if SVCCA_P["pairs"] == "adjacent":
+    BYO_SVCCA_PAIRS = list(zip(BYO_NAMES[:-1], BYO_NAMES[1:]))
+else:
+    BYO_SVCCA_PAIRS = BYO_PAIRS
+
+
 def byo_outputs():
     if not BYO_MODELS:
         return []
-    return [rules.byo_tables.output.layers]
+    out = [rules.byo_tables.output.layers]
+    if SVCCA_P["enabled"]:
+        out.append(rules.byo_svcca_figure.output.figure)
+    return out
 
 
 # -- [K] Figure 1, word embeddings: the cells as records ------------------------------------------
