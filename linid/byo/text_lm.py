@@ -77,7 +77,7 @@ def train_lm(model: TinyLM, seqs: torch.Tensor, steps: int, batch_size: int, lr:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def export_text_lm_example(out_dir: str | Path, settings: dict | None = None) -> dict:

@@ -477,3 +477,18 @@ def test_svcca_protocol_matches_layers_from_the_end_or_by_name():
     mb = {n: rng.standard_normal((200, 8)) for n in b}
     t = svcca.protocol_table(ma, mb, ks=[2, 4], match="from_end", n_last=3, heldout=False, seed=0)
     assert len(t) == 3 * (2 + 4) and set(t["offset"]) == {-1, -2, -3}
+
+
+def test_text_lm_example_writes_byo_files_that_learn(tmp_path):
+    import math
+
+    from linid.byo import svcca, text_lm
+
+    info = text_lm.export_text_lm_example(tmp_path, {"models": {"a": (16, 0), "b": (16, 1)}, "n_train": 4000,
+                                                     "n_rows": 60, "steps": 150, "layers": 2, "vocab_size": 30})
+    assert files.check_inputs(None, {n: tmp_path / f"{n}.npz" for n in ("a", "b")}) == []
+    a, b = files.load_model(tmp_path / "a.npz"), files.load_model(tmp_path / "b.npz")
+    assert list(a) == ["h0", "h1", "h2"] and a["h2"].shape == (60 * 5, 16)
+    assert all(r["heldout_loss"] < math.log(30) for r in info.values())  # better than uniform guessing
+    t = svcca.protocol_table(a, b, ks=[4], match="from_end", n_last=3, heldout=False, seed=0)
+    assert len(t) == 3 * 4 and t["rho"].between(0, 1).all()

@@ -144,9 +144,7 @@ rule byo_svcca_figure:
 
 rule byo_text_lm:
     output:
-        models=[f"results/byo/text_lm/{m}.npz" for m in BYO_MODELS]
-        if BYO["source"] == "text_lm"
-        else [],
+        models=BYO_TEXT_LM_FILES,
         info="results/byo/text_lm/text_lm_example.json",
     log:
         "results/logs/byo_text_lm.log",

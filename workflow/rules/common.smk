@@ -644,6 +644,7 @@ else:  # the image experiment's exported activations
         for s in IMG["seeds"]
     }
     BYO_FACTORS = f"results/images/activations/{_ds}/factors.npz"
+BYO_TEXT_LM_FILES = list(BYO_MODELS.values()) if BYO["source"] == "text_lm" else []
 BYO_NAMES = list(BYO_MODELS)
 BYO_PAIRS = [(a, b) for i, a in enumerate(BYO_NAMES) for b in BYO_NAMES[i + 1 :]]
 
