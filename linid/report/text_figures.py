@@ -49,7 +49,7 @@ def overlay_figure(panels: list[dict], n_words: int, stem: str | Path) -> list[P
         row[2].scatter(mx, my, s=16, marker="x", color="C0", label=f"{p['names'][0]}, mapped")
         for i in range(k):
             row[2].plot([x[i], mx[i]], [y[i], my[i]], color="0.7", lw=0.6, zorder=0)
-        row[2].set_title(f"{p['title']}: aligned overlay (2×2 linear map)", fontsize=9)
+        row[2].set_title(f"{p['title']}: aligned overlay", fontsize=9)
         row[2].legend(fontsize=7, loc="best")
         for ax in row:
             ax.set_xlabel("coordinate 1 (standardised)")
