@@ -56,6 +56,8 @@ def text_cells(text: dict) -> list[TextCell]:
         for k, v in zip(axes, values, strict=True):
             sections[AXES[k]][k] = v
         cid = "_".join(f"{k}{v}" for k, v in zip(axes, values, strict=True)) or "base"
+        # keys sorted: a config file whose keys are merely reordered gives equal params (no rerun)
+        sections = {k: dict(sorted(v.items())) for k, v in sections.items()}
         cells.append(TextCell(cid, sections["corpus"], sections["model"], sections["train"]))
     return cells
 

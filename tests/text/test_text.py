@@ -239,3 +239,12 @@ def test_config_refuses_a_missing_corpus_file(tmp_path):
     assert any("needs the corpus file" in p for p in semantic_problems({**base, "text": text}))
     assert semantic_problems({**base, "text": _text()}) == []
     assert any("nothing to run" in p for p in semantic_problems(base))
+
+
+def test_cell_params_do_not_depend_on_the_key_order():
+    t = _text(axes={"rank": [2, 1]})
+    shuffled = {**t, "corpus": dict(reversed(list(t["corpus"].items()))),
+                "train": dict(reversed(list(t["train"].items())))}
+    a, b = cells.text_cells(t), cells.text_cells(shuffled)
+    assert [list(c.corpus.items()) for c in a] == [list(c.corpus.items()) for c in b]
+    assert [list(c.train.items()) for c in a] == [list(c.train.items()) for c in b]

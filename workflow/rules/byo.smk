@@ -112,7 +112,9 @@ rule byo_svcca:
         mem_mb=8000,
         runtime=60,
     params:
-        protocol={k: v for k, v in SVCCA_P.items() if k not in ("enabled", "panels")},
+        protocol={
+            k: v for k, v in sorted(SVCCA_P.items()) if k not in ("enabled", "panels")
+        },
         seed=BYO["seed"],
         code=code("byo_svcca.py"),
     script:

@@ -61,7 +61,7 @@ rule text_compare:
         mem_mb=2000,
         runtime=10,
     params:
-        compare=TEXT["compare"],
+        compare=dict(sorted(TEXT["compare"].items())),
         seeds=TEXT["seeds"],
         code=code("text_compare.py"),
     script:
