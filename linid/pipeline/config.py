@@ -370,7 +370,7 @@ def text_problems(text: dict) -> list[str]:
             out.append(f"config key text.corpus.path = {path!r}: source ids reads a .npy file of token ids")
     try:
         out += cell_problems(text_cells(text))
-    except (KeyError, ValueError) as err:
+    except ValueError as err:
         out.append(str(err))
     return out
 

@@ -52,7 +52,7 @@ def text_cells(text: dict) -> list[TextCell]:
         raise ValueError(f"text.axes: unknown axis {unknown[0]!r}; allowed: {', '.join(AXES)}")
     cells = []
     for values in product(*axes.values()):
-        sections = {s: dict(text[s]) for s in ("corpus", "model", "train")}
+        sections = {s: dict(text.get(s) or {}) for s in ("corpus", "model", "train")}
         for k, v in zip(axes, values, strict=True):
             sections[AXES[k]][k] = v
         cid = "_".join(f"{k}{v}" for k, v in zip(axes, values, strict=True)) or "base"
@@ -63,10 +63,11 @@ def text_cells(text: dict) -> list[TextCell]:
 
 
 def cell_problems(cells: list[TextCell]) -> list[str]:
-    """Cross-field problems of the cells (one line each)."""
+    """Cross-field problems of the cells (one line each; a key left out has the schema's default)."""
     out = []
     for c in cells:
-        if c.corpus["source"] == "generated" and c.corpus["rank"] > c.corpus["true_dim"]:
-            out.append(f"config key text: cell {c.cell_id} has rank = {c.corpus['rank']} > "
-                       f"true_dim = {c.corpus['true_dim']} (the truth's rank cannot exceed its dimension)")
+        rank, true_dim = c.corpus.get("rank", 2), c.corpus.get("true_dim", 2)
+        if c.corpus.get("source", "generated") == "generated" and rank > true_dim:
+            out.append(f"config key text: cell {c.cell_id} has rank = {rank} > "
+                       f"true_dim = {true_dim} (the truth's rank cannot exceed its dimension)")
     return out
