@@ -248,3 +248,34 @@ def test_cell_params_do_not_depend_on_the_key_order():
     a, b = cells.text_cells(t), cells.text_cells(shuffled)
     assert [list(c.corpus.items()) for c in a] == [list(c.corpus.items()) for c in b]
     assert [list(c.train.items()) for c in a] == [list(c.train.items()) for c in b]
+
+
+def test_a_users_text_corpus_runs_through_training_comparison_tables_and_figure(tmp_path):
+    from linid.report.text_figures import agreement_figure
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(12)]
+    text = "\n".join(" ".join(rng.choice(words, size=20, p=np.r_[[0.2] * 3, [0.4 / 9] * 9])) for _ in range(200))
+    (tmp_path / "my.txt").write_text(text.upper(), encoding="utf-8")  # lower-cased on reading
+    p = dict(source="text", path=str(tmp_path / "my.txt"), lowercase=True, vocab_size=10, half=2,
+             eval_fraction=0.1, seed=0)
+    train, held, vocab, truth = corpus.build_corpus(p)
+    assert truth is None and vocab[0] == "<unk>" and set(vocab[1:4]) == {"w0", "w1", "w2"}
+    assert len(train) + len(held) == 4000 - 4
+    noise = model.noise_distribution(torch.as_tensor(train[:, 2]), len(vocab), "uniform")
+    tcfg = training.TextTrainConfig(steps=50, batch_size=64, noise="uniform")
+    emb = {}
+    for s in (0, 1):
+        init, state, _ = training.train_seed(train, len(vocab), noise, model.TextModelConfig(), tcfg, s,
+                                             torch.device("cpu"))
+        emb[s] = {"q": state["q"].numpy(), "r": state["r"].numpy(), "q_init": init["q"].numpy(),
+                  "r_init": init["r"].numpy()}
+    words_ok = compare.compared_words(train, len(vocab), 5, exclude=(0,))
+    assert 0 not in words_ok and len(words_ok) == 9
+    df = compare.cell_pairs(emb, words_ok, None, seed=0)
+    assert set(df["kind"]) == {"replicas"} and len(df) == 4
+    df.insert(0, "cell", "base")
+    cell = {"cell": "base", "source": "text", "vocab_size": 10, "dim": 2}
+    summary = summary_table(pair_table([df], [cell]), [cell])
+    assert "| base |" in markdown_summary(summary)
+    assert agreement_figure(summary, tmp_path / "agree")[0].stat().st_size > 5000
