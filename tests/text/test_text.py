@@ -132,6 +132,21 @@ def test_nce_loss_equals_a_direct_computation():
             w = int(noise[n, j])
             total -= np.log(1 - 1 / (1 + np.exp(-(qhat @ q[w] + b[w]))))
     assert np.isclose(got, total / 5, rtol=1e-5)
+    # with the [MT] shift −log(k·p_noise(w)) and the exact normaliser (training's default)
+    log_kpn = torch.log(6 * torch.softmax(torch.randn(7), 0))
+    got = float(model.nce_loss(m, ctx, tgt, noise, log_kpn, normalise=True).detach())
+    lk = log_kpn.double().numpy()
+    total = 0.0
+    for n in range(5):
+        qhat = sum(c[i] * r[int(ctx[n, i])] for i in range(4))
+        s_all = qhat @ q.T + b
+        logp = s_all - np.log(np.exp(s_all).sum())
+        d = logp[int(tgt[n])] - lk[int(tgt[n])]
+        total -= np.log(1 / (1 + np.exp(-d)))
+        for j in range(6):
+            w = int(noise[n, j])
+            total -= np.log(1 - 1 / (1 + np.exp(-(logp[w] - lk[w]))))
+    assert np.isclose(got, total / 5, rtol=1e-5)
     # all_scores agrees with score
     qhat = m.context(ctx)
     assert torch.allclose(m.all_scores(ctx)[torch.arange(5), tgt], m.score(qhat, tgt), atol=1e-6)
