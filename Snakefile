@@ -70,6 +70,7 @@ include: "workflow/rules/family.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/byo.smk"
+include: "workflow/rules/text.smk"
 
 
 rule all:

@@ -73,6 +73,13 @@ CONTROL_METRICS: tuple[str, ...] = (
 INTERVAL_COLUMNS: tuple[str, ...] = ("r2_affine_lo", "r2_affine_hi")
 #: what training adds over the observations, per model on the same draws: R²_a − R²_a(x)
 GAIN = "gain_x"
+#: metrics that cannot exceed 1 (R², MCC, correlations, CCA): colour scales and intervals stop there
+CEILING_ONE_PREFIXES: tuple[str, ...] = ("r2", "mcc", "monitor_r2", "pearson", "svcca", "cca")
+
+
+def has_ceiling_one(metric: str) -> bool:
+    """True for metrics bounded above by 1 (R², MCC, correlations, CCA); a gain is a difference: no."""
+    return metric.startswith(CEILING_ONE_PREFIXES)
 
 
 def control_column(metric: str, control: str) -> str:

@@ -349,9 +349,11 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
         )
     images = config.get("images") or {}
     byo = config.get("byo") or {}
-    if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled")):
-        out.append("config: nothing to run (simulation, family, images and byo are all disabled)")
+    text = config.get("text") or {}
+    if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled") or text.get("enabled")):
+        out.append("config: nothing to run (simulation, family, images, byo and text are all disabled)")
     out += image_problems(images)
+    out += text_problems(text)
     out += byo_problems(byo, images)
     data = sim.get("data") or {}
     for name, sweep in (sim.get("sweeps") or {}).items():
@@ -429,6 +431,30 @@ def image_problems(images: dict) -> list[str]:
         from linid.images.check import dataset_problems  # headers and cheap statistics, no torch
 
         out += dataset_problems(name, d, images)
+    return out
+
+
+def text_problems(text: dict) -> list[str]:
+    """The text experiment's corpus file and cells (only when it is enabled)."""
+    if not text.get("enabled"):
+        return []
+    from linid.text.cells import cell_problems, text_cells
+
+    corpus = text.get("corpus") or {}
+    source = corpus.get("source", "generated")
+    out = []
+    if source != "generated":
+        path = corpus.get("path", "")
+        if not path:
+            out.append(f"config key text.corpus.path: source {source} needs the corpus file")
+        elif not Path(path).is_file():
+            out.append(f"config key text.corpus.path = {path!r}: no such file")
+        elif source == "ids" and not path.endswith(".npy"):
+            out.append(f"config key text.corpus.path = {path!r}: source ids reads a .npy file of token ids")
+    try:
+        out += cell_problems(text_cells(text))
+    except ValueError as err:
+        out.append(str(err))
     return out
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from linid.names import label
 from linid.probes.regression import affine_predict
-from linid.report.style import check, save
+from linid.report.style import check, errorbar, save, unit_cap
 
 LAYER_STYLE = {
     "f": {"color": "C0", "ls": "-", "label": "f (in family), trained"},
@@ -34,8 +34,8 @@ def mcca_vs_classes(pairs: pd.DataFrame, stem: str | Path, metric: str = "mcca")
             s = part[part["layer"] == layer].groupby("n_classes")[metric].agg(["mean", "std"])
             if s.empty:
                 continue
-            ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
-                        color=style["color"], ls=style["ls"], label=style["label"])
+            errorbar(ax, s, s.index.to_numpy(dtype=float), style["label"], cap=unit_cap(metric),
+                     marker="o", color=style["color"], ls=style["ls"])
         ax.axvspan(0, m + 0.5, color="0.9", zorder=0)
         ax.axvline(m + 1, color="0.4", lw=0.8, ls="--")
         ax.text(m + 1, 0.02, " K = M+1", color="0.3", fontsize=8, va="bottom")

@@ -29,6 +29,7 @@ from linid.report.style import (
     ordered_methods,
     save,
     seed_note,
+    unit_cap,
     unit_ylim,
 )
 from linid.report.tables import summarize
@@ -182,7 +183,7 @@ def metric_vs_classes(df: pd.DataFrame, stem: str | Path, metric: str = "r2_affi
             if sd.empty:
                 continue
             x = sd["n_classes"].to_numpy(dtype=float)
-            errorbar(ax, sd, x, f"d = {fmt(d)}, trained", color=color, marker="o")
+            errorbar(ax, sd, x, f"d = {fmt(d)}, trained", cap=unit_cap(metric), color=color, marker="o")
             for control, style in CONTROL_LINES.items():
                 col = f"{metric}_{control}"
                 if col not in sub or not pd.to_numeric(sub[col], errors="coerce").notna().any():
@@ -234,7 +235,7 @@ def metric_vs_axis(
         else:
             sm = sm.sort_values(axis)
             x = pd.to_numeric(sm[axis]).to_numpy(dtype=float)
-        errorbar(ax, sm, x, m, **method_style(m, i))
+        errorbar(ax, sm, x, m, cap=unit_cap(metric), **method_style(m, i))
     if categorical:
         ax.set_xticks(range(len(levels)), levels, rotation=20 if len(levels) > 4 else 0)
         ax.set_xlim(-0.5, len(levels) - 0.5)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from linid.names import has_ceiling_one
+
 METHOD_STYLES: dict[str, dict[str, Any]] = {
     "supervised": {"color": "tab:blue", "marker": "o", "linestyle": "-"},
     "diet": {"color": "tab:orange", "marker": "s", "linestyle": "--"},
@@ -27,8 +29,8 @@ DPI = 150
 
 
 def is_unit_metric(metric: str) -> bool:
-    """True for R² / MCC metrics, whose natural colour scale tops out at 1."""
-    return metric.startswith(("r2", "mcc", "monitor_r2"))
+    """True for R² / MCC / correlation metrics, whose natural colour scale tops out at 1."""
+    return has_ceiling_one(metric)
 
 
 def check(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -112,12 +114,20 @@ def color_limits(values: np.ndarray, metric: str) -> tuple[float, float]:
     return lo, hi
 
 
-def errorbar(ax: plt.Axes, s: pd.DataFrame, x: Any, label: str, **style: Any) -> None:
-    """Mean line with ±std error bars (std 0 where a group has a single model)."""
+def errorbar(
+    ax: plt.Axes, s: pd.DataFrame, x: Any, label: str, cap: float | None = None, **style: Any
+) -> None:
+    """Mean line with ±std error bars (std 0 where a group has a single model).
+
+    ``cap``: the metric's ceiling (1 for R² and MCC); the upper bar stops there, since no run can score
+    above it, so a bar above 1 would only be an artefact of a symmetric std."""
+    mean = s["mean"].to_numpy(dtype=float)
+    std = s["std"].fillna(0.0).to_numpy(dtype=float)
+    upper = std if cap is None else np.clip(np.minimum(std, cap - mean), 0.0, None)
     ax.errorbar(
         x,
-        s["mean"].to_numpy(dtype=float),
-        yerr=s["std"].fillna(0.0).to_numpy(dtype=float),
+        mean,
+        yerr=np.vstack([std, upper]),
         label=label,
         capsize=3,
         linewidth=1.6,
@@ -125,6 +135,11 @@ def errorbar(ax: plt.Axes, s: pd.DataFrame, x: Any, label: str, **style: Any) ->
         elinewidth=1.0,
         **style,
     )
+
+
+def unit_cap(metric: str) -> float | None:
+    """The ceiling of ``metric`` for error bars: 1 for R²/MCC metrics, none otherwise."""
+    return 1.0 if is_unit_metric(metric) else None
 
 
 def unit_ylim(ax: plt.Axes, metric: str) -> None:

@@ -18,6 +18,7 @@ from linid.names import (
     PROBE_METRICS,
     SUMMARY_METRICS,
     control_column,
+    has_ceiling_one,
 )
 
 #: what identifies a sweep cell (summaries pool every data seed and model seed of a cell)
@@ -95,7 +96,8 @@ def summarize(
     """Per group of ``by``: ``<m>_mean`` and ``<m>_std`` (ddof = 1, NaNs skipped) of every metric, and
     ``count`` = rows in the group (plus ``<m>_n`` = finite values of m, when ``per_metric_counts``).
     With ``level``, also ``<m>_ci_lo`` / ``<m>_ci_hi``: the t-interval of the mean over the finite
-    values of m (``t_interval``; nan with fewer than 2)."""
+    values of m (``t_interval``; nan with fewer than 2), its upper end at most 1 for metrics that
+    cannot exceed 1 (``names.has_ceiling_one``)."""
     keys = list(by)
     values = df[keys].copy()
     for m in metrics:
@@ -110,7 +112,9 @@ def summarize(
             ci = [t_interval(mu, sd, int(n), level) for mu, sd, n in
                   zip(out[f"{m}_mean"], out[f"{m}_std"], counts[m], strict=True)]
             extra[f"{m}_ci_lo"] = [lo for lo, _ in ci]
-            extra[f"{m}_ci_hi"] = [hi for _, hi in ci]
+            # a mean of values ≤ 1 is ≤ 1: the interval of such a metric stops at its ceiling
+            cap = 1.0 if has_ceiling_one(m) else np.inf
+            extra[f"{m}_ci_hi"] = [min(hi, cap) for _, hi in ci]
     if per_metric_counts:
         extra.update({f"{m}_n": n for m, n in counts.items()})
     extra[count] = g.size()

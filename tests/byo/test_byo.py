@@ -435,3 +435,60 @@ def test_nan_search_streams_in_chunks(tmp_path, monkeypatch, compressed):
     assert files.check_inputs(None, models) == [
         f"model 'm2' ({tmp_path / 'late.npz'}): layer 'late' holds 1 NaN/inf value(s)"
     ]
+
+
+# ----------------------------------------------------------------------------- [K] Fig. 4 SVCCA protocol
+
+
+def test_svcca_protocol_rotated_copy_is_one_and_noise_is_low():
+    from linid.byo import svcca
+
+    rng = _rng(3)
+    x = rng.standard_normal((3000, 40)) @ rng.standard_normal((40, 40))
+    q, _ = np.linalg.qr(rng.standard_normal((40, 40)))
+    # a rotated copy spans the same column space: every coefficient is 1 at k = the width; below it,
+    # the per-feature standardisation does not commute with a rotation, so use a copy whose features
+    # are permuted and rescaled (each one's standardisation is then the same)
+    rho = svcca.svcca_coefficients(x, x @ q * 3.0 + 1.0, k=40)
+    assert rho.shape == (40,) and np.allclose(rho, 1.0, atol=1e-8) and np.all(np.diff(rho) <= 1e-12)
+    perm = x[:, rng.permutation(40)] * rng.uniform(0.5, 2.0, 40) - 4.0
+    assert np.allclose(svcca.svcca_coefficients(x, perm, k=16), 1.0, atol=1e-8)
+    noise = svcca.svcca_coefficients(x, rng.standard_normal((3000, 40)), k=16)
+    assert noise.max() < 0.15  # independent data: ≈ √(k / n) scale
+    held = svcca.svcca_heldout(x, x @ q, k=40, seed=0)
+    assert np.allclose(held, 1.0, atol=1e-6)
+    assert svcca.svcca_heldout(x, rng.standard_normal((3000, 40)), k=16, seed=0).max() < 0.2
+    # k beyond the rank is capped
+    assert svcca.svcca_coefficients(x[:, :3], x[:, :3], k=64).shape == (3,)
+
+
+def test_svcca_protocol_matches_layers_from_the_end_or_by_name():
+    from linid.byo import svcca
+
+    a, b = ["e", "h1", "h2", "h3"], ["e", "h1", "h2", "h3", "h4", "h5"]
+    assert svcca.match_layers(a, b, "from_end", 2) == [("h3", "h5", -1), ("h2", "h4", -2)]
+    assert len(svcca.match_layers(a, b, "from_end", 13)) == 4
+    assert svcca.match_layers(a, b, "by_name", None)[-1] == ("h3", "h3", -1)
+    with pytest.raises(ValueError, match="share no layer"):
+        svcca.match_layers(["x"], ["y"], "by_name", None)
+    assert svcca.adjacent_pairs(["s", "m", "l", "xl"]) == [("s", "m"), ("m", "l"), ("l", "xl")]
+    rng = _rng(0)
+    ma = {n: rng.standard_normal((200, 8)) for n in a}
+    mb = {n: rng.standard_normal((200, 8)) for n in b}
+    t = svcca.protocol_table(ma, mb, ks=[2, 4], match="from_end", n_last=3, heldout=False, seed=0)
+    assert len(t) == 3 * (2 + 4) and set(t["offset"]) == {-1, -2, -3}
+
+
+def test_text_lm_example_writes_byo_files_that_learn(tmp_path):
+    import math
+
+    from linid.byo import svcca, text_lm
+
+    info = text_lm.export_text_lm_example(tmp_path, {"models": {"a": (16, 0), "b": (16, 1)}, "n_train": 4000,
+                                                     "n_rows": 60, "steps": 150, "layers": 2, "vocab_size": 30})
+    assert files.check_inputs(None, {n: tmp_path / f"{n}.npz" for n in ("a", "b")}) == []
+    a, b = files.load_model(tmp_path / "a.npz"), files.load_model(tmp_path / "b.npz")
+    assert list(a) == ["h0", "h1", "h2"] and a["h2"].shape == (60 * 5, 16)
+    assert all(r["heldout_loss"] < math.log(30) for r in info.values())  # better than uniform guessing
+    t = svcca.protocol_table(a, b, ks=[4], match="from_end", n_last=3, heldout=False, seed=0)
+    assert len(t) == 3 * 4 and t["rho"].between(0, 1).all()

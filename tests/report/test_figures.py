@@ -261,3 +261,20 @@ def test_empty_frame_raises(grid, tmp_path, call):
 def test_empty_curves_raise(curves, tmp_path):
     with pytest.raises(ValueError, match="empty"):
         P.training_curves(curves.iloc[:0], tmp_path / "x")
+
+
+def test_error_bars_stop_at_the_ceiling_of_a_unit_metric():
+    """R² cannot exceed 1: a mean of 0.95 ± 0.2 draws its upper bar to 1, its lower bar in full."""
+    import matplotlib.pyplot as plt
+
+    from linid.report.style import errorbar, unit_cap
+
+    s = pd.DataFrame({"mean": [0.95, 0.5, 1.0], "std": [0.2, 0.1, np.nan]})
+    fig, ax = plt.subplots()
+    errorbar(ax, s, np.arange(3.0), "x", cap=unit_cap("r2_affine"))
+    segments = ax.containers[0].lines[2][0].get_segments()
+    tops = [seg[:, 1].max() for seg in segments]
+    bottoms = [seg[:, 1].min() for seg in segments]
+    plt.close(fig)
+    assert tops == pytest.approx([1.0, 0.6, 1.0]) and bottoms == pytest.approx([0.75, 0.4, 1.0])
+    assert unit_cap("loss") is None

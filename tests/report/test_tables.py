@@ -95,3 +95,17 @@ def test_curves_table_repeats_identifying_columns():
     curves = [pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}) for _ in rows]
     out = curves_table(rows, curves)
     assert len(out) == 4 and out["monitor_r2"].isna().all() and set(out["method"]) == {"supervised", "diet"}
+
+
+def test_interval_of_a_metric_bounded_by_one_stops_at_one():
+    """R² values 0.7 and 1.0 (n = 2) have a t-interval far above 1; the summary stops it at 1, a gain
+    (a difference, no ceiling) keeps its full interval."""
+    import pandas as pd
+
+    from linid.report.tables import summarize, t_interval
+
+    df = pd.DataFrame({"cell": ["a", "a"], "r2_affine": [0.7, 1.0], "gain_x": [0.7, 1.0]})
+    out = summarize(df, ["cell"], ["r2_affine", "gain_x"], level=0.95).iloc[0]
+    lo, hi = t_interval(0.85, float(pd.Series([0.7, 1.0]).std()), 2)
+    assert hi > 2 and out["r2_affine_ci_hi"] == 1.0 and out["r2_affine_ci_lo"] == pytest.approx(lo)
+    assert out["gain_x_ci_hi"] == pytest.approx(hi)

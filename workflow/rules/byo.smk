@@ -96,3 +96,67 @@ rule byo_tables:
         code=code("byo_tables.py"),
     script:
         "../scripts/byo_tables.py"
+
+
+rule byo_svcca:
+    input:
+        unpack(byo_pair_files),
+    output:
+        table="results/byo/svcca/{bmodel_a}/{bmodel_b}.csv",
+    log:
+        "results/logs/byo_svcca/{bmodel_a}/{bmodel_b}.log",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        protocol={
+            k: v for k, v in sorted(SVCCA_P.items()) if k not in ("enabled", "panels")
+        },
+        seed=BYO["seed"],
+        code=code("byo_svcca.py"),
+    script:
+        "../scripts/byo_svcca.py"
+
+
+rule byo_svcca_figure:
+    input:
+        tables=[f"results/byo/svcca/{a}/{b}.csv" for a, b in BYO_SVCCA_PAIRS],
+    output:
+        table="results/tables/byo_svcca.csv",
+        figure=report(
+            "results/figures/byo/svcca_fig4.png",
+            category="Bring your own",
+            caption="../report/byo_svcca.rst",
+        ),
+        figure_pdf="results/figures/byo/svcca_fig4.pdf",
+    log:
+        "results/logs/byo_svcca_figure.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        panels=SVCCA_P["panels"],
+        code=code("byo_svcca_figure.py"),
+    script:
+        "../scripts/byo_svcca_figure.py"
+
+
+rule byo_text_lm:
+    output:
+        models=BYO_TEXT_LM_FILES,
+        info="results/byo/text_lm/text_lm_example.json",
+    log:
+        "results/logs/byo_text_lm.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        code=code("byo_text_lm.py"),
+    script:
+        "../scripts/byo_text_lm.py"

@@ -27,6 +27,7 @@ from linid.pipeline.shards import capped, pair_shards, pairs_runtime, shard_seed
 from linid.pipeline.store import send_at_exit
 from linid.sim.process import DGPConfig
 from linid.sim.training import TrainConfig
+from linid.text.cells import text_cells
 
 # -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
@@ -77,6 +78,8 @@ wildcard_constraints:
     bmodel_b=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     M=r"\d+",
     part=r"\d+",
+    tcell=r"[A-Za-z0-9_.]+",
+    tseed=r"\d+",
 
 
 # -- SLURM: before anything is submitted, in the main process (each job re-reads this file) -----
@@ -697,6 +700,11 @@ elif BYO["source"] == "digits":
     }
     BYO_MODELS["mlp_init"] = "results/byo/digits/mlp_init.npz"
     BYO_FACTORS = "results/byo/digits/factors.npz"
+elif BYO["source"] == "text_lm":
+    from linid.byo.text_lm import DEFAULTS as BYO_TEXT_LM
+
+    BYO_MODELS = {m: f"results/byo/text_lm/{m}.npz" for m in BYO_TEXT_LM["models"]}
+    BYO_FACTORS = ""
 else:  # the image experiment's exported activations
     _ds = BYO["images_dataset"]
     BYO_MODELS = {
@@ -705,6 +713,7 @@ else:  # the image experiment's exported activations
         for s in IMG["seeds"]
     }
     BYO_FACTORS = f"results/images/activations/{_ds}/factors.npz"
+BYO_TEXT_LM_FILES = list(BYO_MODELS.values()) if BYO["source"] == "text_lm" else []
 BYO_NAMES = list(BYO_MODELS)
 BYO_PAIRS = [(a, b) for i, a in enumerate(BYO_NAMES) for b in BYO_NAMES[i + 1 :]]
 
@@ -717,14 +726,61 @@ def byo_pair_files(wildcards):
     return {"a": BYO_MODELS[wildcards.bmodel_a], "b": BYO_MODELS[wildcards.bmodel_b]}
 
 
+SVCCA_P = BYO["svcca_protocol"]
+if SVCCA_P["pairs"] == "adjacent":
+    BYO_SVCCA_PAIRS = list(zip(BYO_NAMES[:-1], BYO_NAMES[1:]))
+else:
+    BYO_SVCCA_PAIRS = BYO_PAIRS
+
+
 def byo_outputs():
     if not BYO_MODELS:
         return []
-    return [rules.byo_tables.output.layers]
+    out = [rules.byo_tables.output.layers]
+    if SVCCA_P["enabled"]:
+        out.append(rules.byo_svcca_figure.output.figure)
+    return out
+
+
+# -- [K] Figure 1, word embeddings: the cells as records ------------------------------------------
+TEXT = config["text"]
+TEXT_CELLS = {c.cell_id: c for c in text_cells(TEXT)}
+
+
+def text_corpus_params(wildcards):
+    """The corpus section of one cell (its axes applied)."""
+    return dict(TEXT_CELLS[wildcards.tcell].corpus)
+
+
+def text_train_params(wildcards):
+    cell = TEXT_CELLS[wildcards.tcell]
+    return {"seed": int(wildcards.tseed), "model": cell.model, "train": cell.train}
+
+
+def text_models(wildcards):
+    pattern = "results/text/models/{tcell}/seed{tseed}.npz"
+    return [pattern.format(tcell=wildcards.tcell, tseed=s) for s in TEXT["seeds"]]
+
+
+def text_train_runtime(wildcards, attempt):
+    """Minutes: steps in 10k-step units at the family's small-model rate, x attempt."""
+    per10k = config["resources"]["train_minutes_per_10k_steps"]
+    steps = TEXT_CELLS[wildcards.tcell].train["steps"]
+    return int(max(10, 1.5 * steps / 10_000 * per10k * 0.5) * attempt)
+
+
+def text_cell_files(pattern):
+    return [pattern.format(tcell=c) for c in TEXT_CELLS]
+
+
+def text_outputs():
+    if not TEXT_CELLS:
+        return []
+    return [rules.text_tables.output.summary, rules.text_figures.output.overlay]
 
 
 def all_outputs():
-    out = image_outputs() + byo_outputs()
+    out = image_outputs() + byo_outputs() + text_outputs()
     if SPECS:
         out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
         out += [rules.paper_comparison.output.table]

@@ -1,0 +1,130 @@
+# [K] Figure 1, word embeddings: corpus (generated with a known truth, or the user's) → one NCE-trained
+# log-bilinear model per seed → every pair of replicas and every replica vs the truth → tables, figures.
+
+
+rule text_corpus:
+    output:
+        corpus="results/text/corpus/{tcell}.npz",
+        meta="results/text/corpus/{tcell}.json",
+    log:
+        "results/logs/text_corpus/{tcell}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        corpus=text_corpus_params,
+        code=code("text_corpus.py"),
+    script:
+        "../scripts/text_corpus.py"
+
+
+rule text_train:
+    input:
+        corpus=rules.text_corpus.output.corpus,
+        meta=rules.text_corpus.output.meta,
+    output:
+        model="results/text/models/{tcell}/seed{tseed}.npz",
+        summary="results/text/models/{tcell}/seed{tseed}.json",
+    log:
+        "results/logs/text_train/{tcell}/seed{tseed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=text_train_runtime,
+    params:
+        cell=text_train_params,
+        allow_cpu=SIM["train"]["allow_cpu"],
+        code=code("text_train.py"),
+    script:
+        "../scripts/text_train.py"
+
+
+rule text_compare:
+    input:
+        corpus=rules.text_corpus.output.corpus,
+        meta=rules.text_corpus.output.meta,
+        models=text_models,
+    output:
+        pairs="results/text/pairs/{tcell}.csv",
+        embeddings="results/text/pairs/{tcell}.npz",
+    log:
+        "results/logs/text_compare/{tcell}.log",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        compare=dict(sorted(TEXT["compare"].items())),
+        seeds=TEXT["seeds"],
+        code=code("text_compare.py"),
+    script:
+        "../scripts/text_compare.py"
+
+
+rule text_tables:
+    input:
+        pairs=text_cell_files(rules.text_compare.output.pairs),
+        summaries=[
+            f"results/text/models/{c}/seed{s}.json"
+            for c in TEXT_CELLS
+            for s in TEXT["seeds"]
+        ],
+    output:
+        pairs="results/tables/text_pairs.csv",
+        summary=report(
+            "results/tables/text_summary.csv",
+            category="[K] word embeddings",
+            caption="../report/text_summary.rst",
+        ),
+        summary_md=report(
+            "results/tables/text_summary.md",
+            category="[K] word embeddings",
+            caption="../report/text_summary.rst",
+        ),
+    log:
+        "results/logs/text_tables.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        cells=[c.row for c in TEXT_CELLS.values()],
+        code=code("text_tables.py"),
+    script:
+        "../scripts/text_tables.py"
+
+
+rule text_figures:
+    input:
+        summary=rules.text_tables.output.summary,
+        embeddings=text_cell_files(rules.text_compare.output.embeddings),
+    output:
+        overlay=report(
+            "results/figures/text/overlay.png",
+            category="[K] word embeddings",
+            caption="../report/text_overlay.rst",
+        ),
+        overlay_pdf="results/figures/text/overlay.pdf",
+        agreement=report(
+            "results/figures/text/agreement.png",
+            category="[K] word embeddings",
+            caption="../report/text_agreement.rst",
+        ),
+        agreement_pdf="results/figures/text/agreement.pdf",
+    log:
+        "results/logs/text_figures.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        cells=[c.row for c in TEXT_CELLS.values()],
+        figure_words=TEXT["compare"]["figure_words"],
+        code=code("text_figures.py"),
+    script:
+        "../scripts/text_figures.py"

@@ -1,0 +1,28 @@
+"""Rule text_tables: every comparison of every cell, and the summary over pairs (CSV + Markdown)."""
+
+from pathlib import Path
+
+from linid.pipeline.context import setup_logging
+from linid.pipeline.io import read_json
+from linid.pipeline.tracking import job_run
+from linid.report.tables import read_table
+from linid.report.text_tables import markdown_summary, pair_table, summary_table
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    upstream = [read_json(p)["job_uid"] for p in smk.input.summaries]
+    with job_run(smk.rule, {}, {"cells": len(smk.params.cells)}, upstream=upstream) as run:
+        pairs = pair_table([read_table(p) for p in smk.input.pairs], smk.params.cells)
+        pairs.to_csv(smk.output.pairs, index=False)
+        summary = summary_table(pairs, smk.params.cells)
+        summary.to_csv(smk.output.summary, index=False)
+        Path(smk.output.summary_md).write_text(markdown_summary(summary))
+        for _, r in summary.iterrows():
+            key = f"{r['cell']}.{r['kind']}.{r['space']}.{r['state']}"
+            run.log_metrics({f"r2w.{key}": r["r2w_mean"], f"mcca.{key}": r["mcca_mean"]})
+        run.log_artifact(smk.output.summary_md)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 - injected by Snakemake
