@@ -31,6 +31,8 @@ CONDITIONALS: tuple[str, ...] = ("vmf", "laplace", "normal", "truncated_laplace"
 CLUSTER_PRIORS: tuple[str, ...] = ("uniform", "laplace", "normal", "gennorm")
 #: conditionals whose shape depends on ``cond_beta`` (the official ``--beta-param``)
 BETA_CONDITIONALS: tuple[str, ...] = ("truncated_laplace", "gennorm")
+#: arithmetic of the training step: fp32 (default, the paper's), TF32 matmuls (CUDA only), bf16 autocast
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 
 #: every number ``probes.suite.probe_metrics`` returns for one model, in table order
 PROBE_METRICS: tuple[str, ...] = (

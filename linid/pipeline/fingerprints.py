@@ -4,21 +4,35 @@ A stage's fingerprint covers every ``linid`` module its rule script imports, tra
 ``__init__`` of each package on the way. Passed to the rule as a tracked param, it reruns the stage
 when any of that code changes and only then: editing one experiment's code never reruns the other's.
 Fingerprints hash the syntax tree, so comments and formatting do not count; docstrings do.
+
+Every module is parsed once per process, however many stages reach it: the syntax tree's hash and
+its imports are cached by the file's text (an edited file is a new text, so a cache can never
+hand out a stale fingerprint). Snakemake reads the Snakefile in every job's process too.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "linid"
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> ast.Module:
+    return ast.parse(text)
+
+
+@lru_cache(maxsize=1024)
+def _tree_hash(text: str) -> str:
+    return hashlib.sha256(ast.dump(_parsed(text), annotate_fields=False).encode()).hexdigest()[:12]
+
+
 def source_fingerprint(path: str | Path) -> str:
     """Hash of a module's syntax tree: comment and formatting edits do not change it, code edits do."""
-    tree = ast.parse(Path(path).read_text())
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:12]
+    return _tree_hash(Path(path).read_text())
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -30,10 +44,11 @@ def module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _imported(tree: ast.AST, current: str, is_package: bool) -> set[str]:
+@lru_cache(maxsize=1024)
+def _imported(text: str, current: str, is_package: bool) -> frozenset[str]:
     """Modules named by the ``import`` / ``from … import …`` statements of a module (``linid`` ones)."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(_parsed(text)):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -45,7 +60,7 @@ def _imported(tree: ast.AST, current: str, is_package: bool) -> set[str]:
                 base = node.module or ""
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)  # `from linid import x` imports linid.x
-    return {m for m in out if m == PACKAGE or m.startswith(PACKAGE + ".")}
+    return frozenset(m for m in out if m == PACKAGE or m.startswith(PACKAGE + "."))
 
 
 def _with_parents(module: str) -> list[str]:
@@ -56,7 +71,7 @@ def _with_parents(module: str) -> list[str]:
 def import_closure(root: str | Path, script: str | Path) -> list[str]:
     """Every ``linid`` module a script reaches through imports, sorted (packages included)."""
     root = Path(root)
-    todo = list(_imported(ast.parse(Path(script).read_text()), "__main__", False))
+    todo = list(_imported(Path(script).read_text(), "__main__", False))
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -67,7 +82,7 @@ def import_closure(root: str | Path, script: str | Path) -> list[str]:
             if path is None:  # an attribute (`from linid.x import func`), not a module
                 continue
             seen.add(mod)
-            todo.extend(_imported(ast.parse(path.read_text()), mod, path.name == "__init__.py"))
+            todo.extend(_imported(path.read_text(), mod, path.name == "__init__.py"))
     return sorted(seen)
 
 

@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 #: the modules whose code decides what a training step does: a checkpoint resumes only under them
-TRAINING_CODE = ("linid.runtime", "linid.sim.samplers", "linid.sim.process", "linid.sim.models",
-                 "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
+TRAINING_CODE = ("linid.runtime", "linid.names", "linid.sim.config", "linid.sim.samplers", "linid.sim.process",
+                 "linid.sim.models", "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from linid.pipeline import fingerprints
 from linid.pipeline.fingerprints import import_closure, source_fingerprint, stage_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +66,21 @@ def test_every_rule_script_has_a_fingerprint(script):
     closure = import_closure(ROOT, SCRIPTS / script)
     assert "linid.pipeline.tracking" in closure  # every job logs its run
     assert len(stage_fingerprint(ROOT, SCRIPTS / script)) == 12
+
+
+def test_every_module_is_parsed_once_however_many_stages_reach_it(monkeypatch):
+    # the workflow fingerprints ~25 stages whose closures overlap (~300 module visits); each module's
+    # syntax tree is built once per process, and an edited file (a new text) is parsed again
+    for cached in (fingerprints._parsed, fingerprints._tree_hash, fingerprints._imported):
+        cached.cache_clear()
+    parsed = []
+    real = fingerprints.ast.parse
+    monkeypatch.setattr(fingerprints.ast, "parse", lambda text, *a, **k: parsed.append(text) or real(text, *a, **k))
+    scripts = sorted(SCRIPTS.glob("*.py"))
+    first = {s.name: stage_fingerprint(ROOT, s) for s in scripts}
+    second = {s.name: stage_fingerprint(ROOT, s) for s in scripts}
+    modules = set().union(*(import_closure(ROOT, s) for s in scripts))
+    texts = {fingerprints.module_file(ROOT, m).read_text() for m in modules} | {s.read_text() for s in scripts}
+    assert sorted(parsed) == sorted(texts)  # each distinct text once, nothing twice
+    assert sum(len(import_closure(ROOT, s)) for s in scripts) > 2 * len(modules)  # closures overlap
+    assert second == first

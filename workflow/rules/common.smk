@@ -8,8 +8,8 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.utils import validate
 
-from linid.family.data import AngleData
-from linid.images.models import EPOCH_COST, UNTRAINED, untrained
+from linid.family.config import AngleData
+from linid.images.names import EPOCH_COST, UNTRAINED, untrained
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
 from linid.pipeline.cluster import slurm_preflight
@@ -23,8 +23,7 @@ from linid.pipeline.config import (
 from linid.pipeline.context import job_environment
 from linid.pipeline.fingerprints import stage_fingerprint
 from linid.pipeline.packs import plan_packs
-from linid.sim.process import DGPConfig
-from linid.sim.training import TrainConfig
+from linid.sim.config import DGPConfig, TrainConfig
 
 # -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")

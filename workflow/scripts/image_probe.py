@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from linid.images.data import official_targets, split_indices
-from linid.images.models import architecture, encoder, feature_dim, probed
+from linid.images.models import feature_dim, probed
+from linid.images.names import architecture, encoder
 from linid.images.prepared import load_prepared, role
 from linid.images.probes import probe_encoder
 from linid.pipeline.context import setup_logging
