@@ -1,6 +1,6 @@
 """MLflow tracking for pipeline jobs: one run per job, tagged so a figure can be walked back to training.
 
-Design (README "Tracking"): every job writes its numbers to its own output files first; MLflow is
+Design (docs/tracking.md "Tracking design"): every job writes its numbers to its own output files first; MLflow is
 a mirror. Two modes per job:
 
 * live (training): the run is opened at job start and metrics stream to the store while the job
