@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from linid.core.io import atomic_savez, load_npz
 from linid.family.config import ANGLE_RANGES, AngleData
-from linid.pipeline.io import atomic_savez, load_npz
 
 #: random streams of the train and held-out draws (mixed with the task's seed)
 TRAIN_STREAM, EVAL_STREAM = 11, 12

@@ -35,6 +35,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from linid.core.io import atomic_json
 from linid.pipeline.context import (
     ENV_CONFIG_HASH,
     ENV_DISABLED,
@@ -46,7 +47,6 @@ from linid.pipeline.context import (
     git_commit,
     sqlite_uri,
 )
-from linid.pipeline.io import atomic_json
 from linid.pipeline.store import ensure_experiment, mlflow_client, retry, supersede
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from linid.pipeline.io import atomic_path
+from linid.core.io import atomic_path
 
 log = logging.getLogger(__name__)
 

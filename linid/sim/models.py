@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from linid.pipeline.io import atomic_path, reading
+from linid.core.io import atomic_path, reading
 
 WIDTH_MULTIPLIERS = (10, 50, 50, 50, 50, 10)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from linid.pipeline.io import atomic_savez, load_npz, reading
+from linid.core.io import atomic_savez, load_npz, reading
 from linid.sim.config import DGPConfig
 from linid.sim.samplers import (
     normalize,
