@@ -1,4 +1,4 @@
-"""Reading the workflow is cheap: no torch, scikit-learn, matplotlib, MLflow or pandas at parse time.
+"""Reading the workflow is cheap: no torch, scikit-learn, matplotlib, MLflow or SciPy at parse time.
 
 Snakemake reads the Snakefile in its main process and again in every job's process (on every node
 under SLURM), so whatever the Snakefile imports is paid once per job. These tests make the heavy
@@ -15,8 +15,9 @@ import yaml
 
 from tests.helpers import TINY, make_checkout
 
-#: imported by the jobs, never by the workflow's parse
-BLOCKED = ("torch", "sklearn", "matplotlib", "mlflow", "pandas", "scipy")
+#: imported by the jobs, never by the workflow's parse (pandas is not here: Snakemake's SLURM executor
+#: plugin imports it whenever Snakemake starts)
+BLOCKED = ("torch", "sklearn", "matplotlib", "mlflow", "scipy")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +72,3 @@ def test_the_workflow_of_every_experiment_parses_without_torch_or_sklearn(tmp_pa
                  "image_probe", "byo_probe", "byo_compare", "paper_comparison"):
         assert rule in out, f"{rule} missing from the dry run:\n{out[-3000:]}"
 
-
-def test_the_demo_parses_without_torch_or_sklearn(tmp_path, blocked):
-    repo = make_checkout(tmp_path / "repo")
-    proc = dry_run(repo, repo / "config.yaml", blocked)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    assert "train_pack_" in proc.stdout + proc.stderr

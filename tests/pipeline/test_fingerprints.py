@@ -84,3 +84,25 @@ def test_every_module_is_parsed_once_however_many_stages_reach_it(monkeypatch):
     assert sorted(parsed) == sorted(texts)  # each distinct text once, nothing twice
     assert sum(len(import_closure(ROOT, s)) for s in scripts) > 2 * len(modules)  # closures overlap
     assert second == first
+
+
+def test_the_disk_cache_spares_every_parse_and_is_never_stale(lib, monkeypatch):
+    root, script = lib
+    path = root / "cache" / "fingerprints.json"
+    plain = stage_fingerprint(root, script)
+    first = fingerprints.FingerprintCache(path)
+    assert stage_fingerprint(root, script, first) == plain
+    first.save()
+    # a later process (a job re-reading the Snakefile): the same answer without one parse
+    for cached in (fingerprints._parsed, fingerprints._tree_hash, fingerprints._imported):
+        cached.cache_clear()
+    monkeypatch.setattr(fingerprints.ast, "parse", lambda *a, **k: pytest.fail("parsed despite the cache"))
+    assert stage_fingerprint(root, script, fingerprints.FingerprintCache(path)) == plain
+    monkeypatch.undo()
+    # an edit is a new text: a new key, a new fingerprint (the old entry cannot answer for it)
+    (root / "linid" / "c.py").write_text("def g():\n    return 2\n")
+    edited = stage_fingerprint(root, script, fingerprints.FingerprintCache(path))
+    assert edited != plain and edited == stage_fingerprint(root, script)
+    # a garbage cache file costs a parse, never a wrong answer
+    path.write_text("{not json")
+    assert stage_fingerprint(root, script, fingerprints.FingerprintCache(path)) == edited

@@ -21,7 +21,7 @@ from linid.pipeline.config import (
     semantic_problems,
 )
 from linid.pipeline.context import job_environment
-from linid.pipeline.fingerprints import stage_fingerprint
+from linid.pipeline.fingerprints import FingerprintCache, stage_fingerprint
 from linid.pipeline.packs import plan_packs
 from linid.sim.config import DGPConfig, TrainConfig
 
@@ -163,12 +163,17 @@ onerror:
 
 
 # -- code: a rule reruns when a linid module its script imports changes (params are tracked) ----
+# modules' tree hashes and imports, kept between processes: every job re-reads this file
+FINGERPRINTS = FingerprintCache(".snakemake/linid/fingerprints.json")
+
+
 @cache
 def code(script):
     """Fingerprint of the linid modules ``workflow/scripts/<script>`` reaches through imports."""
-    return stage_fingerprint(
-        workflow.basedir, os.path.join(workflow.basedir, "workflow/scripts", script)
-    )
+    path = os.path.join(workflow.basedir, "workflow/scripts", script)
+    fingerprint = stage_fingerprint(workflow.basedir, path, FINGERPRINTS)
+    FINGERPRINTS.save()
+    return fingerprint
 
 
 # -- params: built from the records and the dataclasses' own fields ------------------------------
