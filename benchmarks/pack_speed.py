@@ -8,7 +8,7 @@ Side by side in one run, per shape (d, batch): a naive per-step loop in the offi
 single-model trainer (``linid.sim.training.train``) and packs of k models
 (``linid.sim.packed.train_pack``). Reported: per-model steps/s, GFLOP/s of the encoder + head
 (forward + backward ≈ 3 × forward multiply-adds × 2), and that rate as a fraction of a plain
-matmul measured in the same run at the encoder's widest shape. Numbers go in notes and the README,
+matmul measured in the same run at the encoder's widest shape. Numbers go in notes and docs/speed.md,
 never in a timed unit test.
 """
 

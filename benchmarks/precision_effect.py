@@ -5,7 +5,7 @@
 Trains the paper's base cell (d = 5, |C| = 100, N = 10,240, vMF κ = 10; the official process) as one
 pack per precision — the same seeds, batches and initialisation — and reports each model's R²_a on
 held-out draws (``linid.probes.regression.r2_affine``) and the pack's steps/s. Numbers go in notes and
-the README, never in a timed unit test.
+docs/speed.md, never in a timed unit test.
 """
 
 from __future__ import annotations

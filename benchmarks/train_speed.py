@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/train_speed.py              # CPU, and CUDA when present
     .venv/bin/python benchmarks/train_speed.py --steps 400 --threads 2
 
-Numbers go in notes and the README, never in a timed unit test. Each case trains from scratch for
+Numbers go in notes and docs/speed.md, never in a timed unit test. Each case trains from scratch for
 ``--steps`` steps (after a short warm-up run) and reports wall seconds and steps/s. The [R] trainer
 samples every batch on the training device from the stored generative process (no host copies in the
 loop) and logs every ``log_every`` steps, as the pipeline does.

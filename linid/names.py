@@ -31,6 +31,26 @@ CONDITIONALS: tuple[str, ...] = ("vmf", "laplace", "normal", "truncated_laplace"
 CLUSTER_PRIORS: tuple[str, ...] = ("uniform", "laplace", "normal", "gennorm")
 #: conditionals whose shape depends on ``cond_beta`` (the official ``--beta-param``)
 BETA_CONDITIONALS: tuple[str, ...] = ("truncated_laplace", "gennorm")
+#: the base cell of the paper's tables (official defaults ``--n 5 --nr-clusters 100 --c-param 10``,
+#: ``--nr-indices 10240``, ``--c-p 0 --m-p 0``, ``--beta-param 2``, ``--m-param 1.0``)
+DEFAULT_BASE = {
+    "latent_dim": 5,
+    "n_classes": 100,
+    "n_instances": 10240,
+    "kappa": 10.0,
+    "conditional": "vmf",
+    "cluster_prior": "uniform",
+    "label_noise": 0.0,
+    "cond_beta": 2.0,
+    "prior_shape": 3.0,
+    "prior_scale": 1.0,
+}
+#: the official budget of the paper's runs (``--n-epochs 50000``, ``--batch-size 1024``)
+PAPER_EPOCHS = 50_000
+PAPER_BATCH = 1024
+
+#: arithmetic of the training step: fp32 (default, the paper's), TF32 matmuls (CUDA only), bf16 autocast
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 
 #: every number ``probes.suite.probe_metrics`` returns for one model, in table order
 PROBE_METRICS: tuple[str, ...] = (

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 
 import torch
 
-log = logging.getLogger(__name__)
+from linid.names import PRECISIONS
 
-#: arithmetic of the training step: fp32 (default, the paper's), TF32 matmuls (CUDA only), bf16 autocast
-PRECISIONS = ("fp32", "tf32", "bf16")
+log = logging.getLogger(__name__)
 
 
 class Interrupted(RuntimeError):

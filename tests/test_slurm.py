@@ -79,7 +79,8 @@ def test_profile_runs_the_tiny_workflow_on_slurm(cluster, tmp_path):
     before = set(_sacct(env))
     t0 = time.perf_counter()
     cmd = SNAKEMAKE + ["--profile", "slurm", "--configfile", str(config), "--verbose",
-                       "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5",
+                       "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+                       "--latency-wait", "5",
                        "--cores", "2",  # the test node has 2 CPUs: a grouped submission asks ≤ 2
                        "--set-resources", "train:cpus_per_task=1", "extract_features:cpus_per_task=1"]
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=900)

@@ -5,6 +5,7 @@
 - :mod:`linid.byo.probes`: linear probes of one layer: continuous factors (least squares R²),
   binary factors (the ImageNet-X logistic-regression protocol of [R] §4.3), class labels.
 - :mod:`linid.byo.compare`: layer × layer comparison of two models (mCCA, SVCCA, affine R²).
-- :mod:`linid.byo.figures`: layer-matrix heatmaps ([K] Fig. 4 style) and probe bar charts.
 - :mod:`linid.byo.digits`: a worked example on scikit-learn's digits (small torch MLPs).
+
+Its figures (layer matrices, probe bars) are :mod:`linid.report.byo_figures`.
 """

@@ -20,20 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from linid.byo.config import TEXT_LM as DEFAULTS
 from linid.text.corpus import TruthConfig, make_truth, sample_windows
-
-#: the example's settings (common.smk's BYO_TEXT_LM)
-DEFAULTS = {
-    "models": {"lm_w32_s0": (32, 0), "lm_w64_s0": (64, 0), "lm_w64_s1": (64, 1), "lm_w128_s0": (128, 0)},
-    "layers": 4,
-    "vocab_size": 200,
-    "n_train": 60_000,
-    "n_rows": 600,  # held-out sequences: 600 × 5 = 3,000 tokens
-    "steps": 1500,
-    "batch_size": 128,
-    "lr": 0.003,
-    "corpus_seed": 0,
-}
 
 
 class TinyLM(nn.Module):

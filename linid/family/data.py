@@ -6,43 +6,18 @@ angle folded to [0, π)). The train and held-out draws of one task are fixed by 
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from linid.pipeline.io import atomic_savez, load_npz
+from linid.core.io import atomic_savez, load_npz
+from linid.family.config import ANGLE_RANGES, AngleData
 
-ANGLE_RANGES = {"2pi": 2.0 * math.pi, "pi": math.pi}
 #: random streams of the train and held-out draws (mixed with the task's seed)
 TRAIN_STREAM, EVAL_STREAM = 11, 12
-
-
-@dataclass(frozen=True)
-class AngleData:
-    """x ~ N(0, σ² I_D); y = ⌊angle(x_1, x_2) / (range / K)⌋ with range 2π or π (folded)."""
-
-    sigma: float = 3.0
-    n_classes: int = 18
-    angle_range: str = "2pi"  # or "pi": the angle is folded to [0, π), so x and −x share a label
-    input_dim: int = 2
-
-    def __post_init__(self) -> None:
-        if self.angle_range not in ANGLE_RANGES:
-            raise ValueError(
-                f"angle_range must be one of {sorted(ANGLE_RANGES)}, got {self.angle_range!r}"
-            )
-        if self.n_classes < 2:
-            raise ValueError(f"n_classes must be ≥ 2, got {self.n_classes}")
-        if self.input_dim < 2:
-            raise ValueError(
-                f"input_dim must be ≥ 2 (the angle uses x_1, x_2), got {self.input_dim}"
-            )
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
 
 
 def angle_labels(x: Tensor, cfg: AngleData) -> Tensor:

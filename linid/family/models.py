@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from linid.pipeline.io import atomic_path, reading
+from linid.core.io import atomic_path, reading
 
 G_KINDS = ("embedding", "mlp")
 G_INITS = ("zero", "default")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from linid.core.io import atomic_path
 from linid.images import dsprites
-from linid.pipeline.io import atomic_path
 
 LAYOUTS: tuple[str, ...] = ("dsprites", "shapes3d", "mpi3d", "mpi3d_real", "generic")
 

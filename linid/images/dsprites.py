@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linid.pipeline.io import atomic_path
+from linid.core.io import atomic_path
 
 LATENT_NAMES: tuple[str, ...] = ("color", "shape", "scale", "orientation", "posX", "posY")
 LATENT_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)

@@ -22,7 +22,7 @@ top is trained with cross-entropy on the categorical factor.
 same seed — exactly the weights the trained model started from — in eval mode right after
 construction, so its BatchNorms use their initial, data-free running statistics (mean 0, variance
 1). ``probed(name, channels, seed)`` builds any probed model name; ``architecture`` and ``encoder``
-say what a name is (``pixels`` → ``input``, ``mlp`` → ``trained``, ``mlp_init`` → ``untrained``).
+(:mod:`linid.images.names`, with the names themselves) say what a name is (``pixels`` → ``input``, ``mlp`` → ``trained``, ``mlp_init`` → ``untrained``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-MODELS = ("pixels", "linear", "mlp", "cnn")
-TRAINED = ("linear", "mlp", "cnn")
-#: suffix of a trained model type's control: the same encoder, untrained (its seed's initial weights)
-INIT = "_init"
-UNTRAINED = tuple(m + INIT for m in TRAINED)
-#: an epoch's relative cost on CPU (2 cores: ResNet-18 about 170 images/s, the MLP about 8,000),
-#: to start the heaviest trainings first (``image_train``'s priority)
-EPOCH_COST = {"linear": 1, "mlp": 1, "cnn": 40}
+from linid.images.names import MODELS, architecture
+
 FEATURES = 512
 IMAGE_SIZE = 64
 
@@ -158,27 +152,6 @@ def layer_outputs(net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
                 out[f"block{block}"] = h
         return out
     return {"features": net(x)}
-
-
-def untrained(name: str) -> str:
-    """The control of trained model type ``name``: ``mlp`` → ``mlp_init``."""
-    if name not in TRAINED:
-        raise ValueError(f"image model {name!r} is not trained, so it has no untrained control")
-    return name + INIT
-
-
-def architecture(name: str) -> str:
-    """The encoder a probed model name stands for: ``mlp_init`` → ``mlp``; ``pixels`` → ``pixels``."""
-    base = name.removesuffix(INIT) if name in UNTRAINED else name
-    if base not in MODELS:
-        raise ValueError(f"image model {name!r}: unknown; choose one of {', '.join(MODELS + UNTRAINED)}")
-    return base
-
-
-def encoder(name: str) -> str:
-    """``input`` (the pixels), ``trained`` or ``untrained`` (a control at initialisation)."""
-    base = architecture(name)
-    return "input" if base == "pixels" else ("untrained" if name != base else "trained")
 
 
 def probed(name: str, channels: int, seed: int) -> nn.Module:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from linid.core.io import atomic_path, load_npz
 from linid.images.data import ImageDataset
-from linid.pipeline.io import atomic_path, load_npz
 
 KEYS = ("images", "factors", "factor_names", "categorical", "continuous", "periodic", "other", "name", "rows")
 

@@ -1,1 +1,1 @@
-"""The machinery around the science: config contract, cells, job context, MLflow tracking, files, fingerprints."""
+"""The machinery around the science (the top layer): config contract, cells, packs, job context, MLflow tracking, fingerprints."""

@@ -12,22 +12,7 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from linid.names import BETA_CONDITIONALS, CELL_AXES, HEADS
-
-#: the base cell of the paper's tables (official defaults ``--n 5 --nr-clusters 100 --c-param 10``,
-#: ``--nr-indices 10240``, ``--c-p 0 --m-p 0``, ``--beta-param 2``, ``--m-param 1.0``)
-DEFAULT_BASE = {
-    "latent_dim": 5,
-    "n_classes": 100,
-    "n_instances": 10240,
-    "kappa": 10.0,
-    "conditional": "vmf",
-    "cluster_prior": "uniform",
-    "label_noise": 0.0,
-    "cond_beta": 2.0,
-    "prior_shape": 3.0,
-    "prior_scale": 1.0,
-}
+from linid.names import BETA_CONDITIONALS, CELL_AXES, DEFAULT_BASE, HEADS
 
 
 def cell_steps(train: dict, n_instances: int) -> int:
@@ -36,11 +21,6 @@ def cell_steps(train: dict, n_instances: int) -> int:
     if train.get("epochs"):
         return int(train["epochs"]) * max(int(n_instances) // int(train["batch_size"]), 1)
     return int(train["steps"])
-
-
-#: the official budget of the paper's runs (``--n-epochs 50000``, ``--batch-size 1024``)
-PAPER_EPOCHS = 50_000
-PAPER_BATCH = 1024
 
 
 def num_id(x: float) -> str:

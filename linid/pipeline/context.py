@@ -75,7 +75,7 @@ def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     env.setdefault("LINID_MLFLOW_PENDING", os.path.abspath("results/.mlflow_pending"))
     # short, bounded HTTP waits: MLflow's own defaults (7 retries with exponential backoff, 120 s
     # timeouts) let an unreachable server hold every job for many minutes; linid retries briefly
-    # itself and journals the rest (README "Tracking design"). The user's values win.
+    # itself and journals the rest (docs/tracking.md "Tracking design"). The user's values win.
     env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     if not config["tracking"]["enabled"]:

@@ -4,21 +4,40 @@ A stage's fingerprint covers every ``linid`` module its rule script imports, tra
 ``__init__`` of each package on the way. Passed to the rule as a tracked param, it reruns the stage
 when any of that code changes and only then: editing one experiment's code never reruns the other's.
 Fingerprints hash the syntax tree, so comments and formatting do not count; docstrings do.
+
+Every module is parsed once per process, however many stages reach it: the syntax tree's hash and
+its imports are cached by the file's text. Snakemake reads the Snakefile again in every job's
+process, so the workflow also keeps them on disk (``cache``: a JSON file keyed by a hash of each
+file's text), and a job parses no module at all. Both caches are keyed by content: an edited file
+is a new key, so neither can hand out a stale fingerprint.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "linid"
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> ast.Module:
+    return ast.parse(text)
+
+
+@lru_cache(maxsize=1024)
+def _tree_hash(text: str) -> str:
+    return hashlib.sha256(ast.dump(_parsed(text), annotate_fields=False).encode()).hexdigest()[:12]
+
+
 def source_fingerprint(path: str | Path) -> str:
     """Hash of a module's syntax tree: comment and formatting edits do not change it, code edits do."""
-    tree = ast.parse(Path(path).read_text())
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:12]
+    return _tree_hash(Path(path).read_text())
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -30,10 +49,21 @@ def module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _imported(tree: ast.AST, current: str, is_package: bool) -> set[str]:
+def _statements(tree: ast.Module):
+    """Every statement of a module, nested ones included (imports inside functions, ``if``, ``try``)."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(getattr(node, field, None) or ())
+
+
+@lru_cache(maxsize=1024)
+def _imported(text: str, current: str, is_package: bool) -> frozenset[str]:
     """Modules named by the ``import`` / ``from … import …`` statements of a module (``linid`` ones)."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(_parsed(text)):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -45,7 +75,7 @@ def _imported(tree: ast.AST, current: str, is_package: bool) -> set[str]:
                 base = node.module or ""
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)  # `from linid import x` imports linid.x
-    return {m for m in out if m == PACKAGE or m.startswith(PACKAGE + ".")}
+    return frozenset(m for m in out if m == PACKAGE or m.startswith(PACKAGE + "."))
 
 
 def _with_parents(module: str) -> list[str]:
@@ -53,29 +83,80 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def import_closure(root: str | Path, script: str | Path) -> list[str]:
-    """Every ``linid`` module a script reaches through imports, sorted (packages included)."""
-    root = Path(root)
-    todo = list(_imported(ast.parse(Path(script).read_text()), "__main__", False))
-    seen: set[str] = set()
+class FingerprintCache:
+    """Tree hashes and imports of module texts, kept in a JSON file between processes.
+
+    Keyed by a hash of the text (and the module's name, which relative imports depend on), so an
+    entry is never stale; a missing, unreadable or concurrently replaced file only costs a parse.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.entries: dict[str, list] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+        self.dirty = False
+
+    def info(self, text: str, module: str, is_package: bool) -> tuple[str, frozenset[str]]:
+        """(tree hash, linid imports) of a module's text."""
+        key = f"{hashlib.sha1(text.encode()).hexdigest()} {module} {int(is_package)}"
+        if (hit := self.entries.get(key)) is not None:
+            return hit[0], frozenset(hit[1])
+        value = _tree_hash(text), _imported(text, module, is_package)
+        self.entries[key] = [value[0], sorted(value[1])]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        """Write the file (atomically) when it gained entries; a failure to write is not an error."""
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.entries, f)
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError:
+            pass
+
+
+def _info(text: str, module: str, is_package: bool, cache: FingerprintCache | None):
+    if cache is not None:
+        return cache.info(text, module, is_package)
+    return _tree_hash(text), _imported(text, module, is_package)
+
+
+def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = None) -> dict[str, str]:
+    """Every ``linid`` module a script reaches through imports, with its tree hash."""
+    todo = list(_info(Path(script).read_text(), "__main__", False, cache)[1])
+    found: dict[str, str] = {}
+    absent: set[str] = set()  # attributes (`from linid.x import func`), not modules
     while todo:
-        name = todo.pop()
-        for mod in _with_parents(name):
-            if mod in seen:
+        for mod in _with_parents(todo.pop()):
+            if mod in found or mod in absent:
                 continue
             path = module_file(root, mod)
-            if path is None:  # an attribute (`from linid.x import func`), not a module
+            if path is None:
+                absent.add(mod)
                 continue
-            seen.add(mod)
-            todo.extend(_imported(ast.parse(path.read_text()), mod, path.name == "__init__.py"))
-    return sorted(seen)
+            found[mod], imports = _info(path.read_text(), mod, path.name == "__init__.py", cache)
+            todo.extend(imports)
+    return found
 
 
-def stage_fingerprint(root: str | Path, script: str | Path) -> str:
-    """Combined fingerprint of every module in ``import_closure(root, script)``."""
-    root = Path(root)
+def import_closure(root: str | Path, script: str | Path) -> list[str]:
+    """Every ``linid`` module a script reaches through imports, sorted (packages included)."""
+    return sorted(_closure(Path(root), script))
+
+
+def stage_fingerprint(root: str | Path, script: str | Path, cache: FingerprintCache | None = None) -> str:
+    """Combined fingerprint of every module in ``import_closure(root, script)``; ``cache`` keeps
+    the modules' tree hashes and imports between processes (call its ``save`` when done)."""
     h = hashlib.sha256()
-    for mod in import_closure(root, script):
+    for mod, tree_hash in sorted(_closure(Path(root), script, cache).items()):
         h.update(mod.encode())
-        h.update(source_fingerprint(module_file(root, mod)).encode())
+        h.update(tree_hash.encode())
     return h.hexdigest()[:12]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linid.pipeline.cells import cell_steps
-from linid.sim.models import n_outputs_for
+from linid.sim.config import n_outputs_for
 
 #: one trained model: (dataset id, method, head, seed), as ``ModelSpec.key``
 ModelKey = tuple[str, str, str, int]

@@ -64,7 +64,7 @@ def ensure_experiment(uri: str, name: str, attempts: int = 8) -> str:
 
 def try_store(uri: str, name: str, pending: str | Path) -> bool:
     """At workflow start: make sure the store answers, within seconds. If it does not, say once where
-    the runs go instead and go on: no job ever waits for the store (README "Tracking design")."""
+    the runs go instead and go on: no job ever waits for the store (docs/tracking.md "Tracking design")."""
     corrupt = corrupt_store(uri)
     if corrupt is None and uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
         try:  # the checkout (and results/ with it) moved: artifacts are found again

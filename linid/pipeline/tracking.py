@@ -1,6 +1,6 @@
 """MLflow tracking for pipeline jobs: one run per job, tagged so a figure can be walked back to training.
 
-Design (README "Tracking"): every job writes its numbers to its own output files first; MLflow is
+Design (docs/tracking.md "Tracking design"): every job writes its numbers to its own output files first; MLflow is
 a mirror. Two modes per job:
 
 * live (training): the run is opened at job start and metrics stream to the store while the job
@@ -35,6 +35,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from linid.core.io import atomic_json
 from linid.pipeline.context import (
     ENV_CONFIG_HASH,
     ENV_DISABLED,
@@ -46,7 +47,6 @@ from linid.pipeline.context import (
     git_commit,
     sqlite_uri,
 )
-from linid.pipeline.io import atomic_json
 from linid.pipeline.store import ensure_experiment, mlflow_client, retry, supersede
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from linid.pipeline.io import atomic_json, atomic_path
+from linid.core.io import atomic_json, atomic_path
 from linid.pipeline.tracking import JobRun
 from linid.sim.models import save_model
 from linid.sim.process import GenerativeProcess

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from linid.images.models import UNTRAINED
+from linid.images.names import UNTRAINED
 from linid.report.image_tables import MODEL_LABELS, MODEL_ORDER, TABLE_ROLES
 from linid.report.style import check, save
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from linid.images.models import TRAINED, encoder, untrained
+from linid.images.names import TRAINED, encoder, untrained
 from linid.report.tables import md_row
 
 #: column order of the paper's table, then its controls (models the paper does not report come after)

@@ -19,8 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from linid.names import CELL_AXES
-from linid.pipeline.cells import DEFAULT_BASE, PAPER_BATCH, PAPER_EPOCHS
+from linid.names import CELL_AXES, DEFAULT_BASE, PAPER_BATCH, PAPER_EPOCHS
 from linid.report.style import check, save
 from linid.report.tables import md_cell, summarize
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
-from linid.pipeline.io import atomic_path
+from linid.core.io import atomic_path
 
 log = logging.getLogger(__name__)
 
 
 #: the modules whose code decides what a training step does: a checkpoint resumes only under them
-TRAINING_CODE = ("linid.runtime", "linid.sim.samplers", "linid.sim.process", "linid.sim.models",
-                 "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
+TRAINING_CODE = ("linid.runtime", "linid.names", "linid.sim.config", "linid.sim.samplers", "linid.sim.process",
+                 "linid.sim.models", "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
 
 
 @functools.cache

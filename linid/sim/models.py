@@ -12,8 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from linid.names import METHODS
-from linid.pipeline.io import atomic_path, reading
+from linid.core.io import atomic_path, reading
 
 WIDTH_MULTIPLIERS = (10, 50, 50, 50, 50, 10)
 
@@ -99,15 +98,6 @@ def build_models(
     finally:
         torch.random.set_rng_state(gen_state)
     return enc, head
-
-
-def n_outputs_for(method: str, n_classes: int, n_instances: int) -> int:
-    """Rows of W: |C| for supervised, N for DIET (instance discrimination)."""
-    if method == "supervised":
-        return n_classes
-    if method == "diet":
-        return n_instances
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
 @torch.no_grad()

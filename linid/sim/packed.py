@@ -30,7 +30,8 @@ from linid.sim.checkpoints import (
     rng_states,
     save_checkpoint,
 )
-from linid.sim.models import Encoder, Head, build_models, n_outputs_for
+from linid.sim.config import n_outputs_for
+from linid.sim.models import Encoder, Head, build_models
 from linid.sim.process import GenerativeProcess
 from linid.sim.training import (
     NonFiniteLoss,

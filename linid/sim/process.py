@@ -12,15 +12,14 @@ Defaults are those of the official scripts (klindtlab/csi ``simulation/main_sup.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from linid.names import CLUSTER_PRIORS, CONDITIONALS
-from linid.pipeline.io import atomic_savez, load_npz, reading
+from linid.core.io import atomic_savez, load_npz, reading
+from linid.sim.config import DGPConfig
 from linid.sim.samplers import (
     normalize,
     sample_gennorm,
@@ -30,61 +29,8 @@ from linid.sim.samplers import (
     sample_vmf,
 )
 
-CONDITION_STRATEGIES = ("quantile", "best")
 #: at most this many candidate matrices are drawn per mixing layer before giving up
 MAX_REDRAWS_PER_POOL = 1000
-
-
-@dataclass(frozen=True)
-class DGPConfig:
-    """The fixed parts of one synthetic dataset (one cell of the sweep, one dataset seed)."""
-
-    latent_dim: int
-    n_classes: int
-    kappa: float = 10.0
-    conditional: str = "vmf"
-    cluster_prior: str = "uniform"
-    label_noise: float = 0.0
-    n_instances: int = 10240
-    seed: int = 0
-    mixing_layers: int = 4
-    mixing_slope: float = 0.2
-    cond_candidates: int = 25000
-    cond_quantile: float = 0.0
-    cond_strategy: str = "quantile"
-    cond_beta: float = 2.0
-    prior_shape: float = 3.0
-    prior_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.latent_dim < 2:
-            raise ValueError(f"latent_dim must be >= 2, got {self.latent_dim}")
-        if self.n_classes < 2:
-            raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
-        if not self.kappa > 0:
-            raise ValueError(f"kappa must be > 0, got {self.kappa}")
-        if self.conditional not in CONDITIONALS:
-            raise ValueError(f"conditional must be one of {CONDITIONALS}, got {self.conditional!r}")
-        if self.cluster_prior not in CLUSTER_PRIORS:
-            raise ValueError(
-                f"cluster_prior must be one of {CLUSTER_PRIORS}, got {self.cluster_prior!r}"
-            )
-        if not 0.0 <= self.label_noise <= 1.0:
-            raise ValueError(f"label_noise must be in [0, 1], got {self.label_noise}")
-        if self.n_instances < self.n_classes:
-            raise ValueError(
-                f"n_instances ({self.n_instances}) must be >= n_classes ({self.n_classes})"
-            )
-        if not 0.0 <= self.cond_quantile < 1.0:
-            raise ValueError(f"cond_quantile must be in [0, 1), got {self.cond_quantile}")
-        for name in ("cond_beta", "prior_shape", "prior_scale"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
-        if self.cond_strategy not in CONDITION_STRATEGIES:
-            raise ValueError(
-                f"cond_strategy must be one of {CONDITION_STRATEGIES}, got {self.cond_strategy!r}"
-            )
 
 
 @dataclass

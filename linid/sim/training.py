@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from linid.probes.regression import r2_affine
 from linid.runtime import (
-    PRECISIONS,
     Interrupted,
     pick_device,
     precision,
@@ -35,35 +34,11 @@ from linid.sim.checkpoints import (
     rng_states,
     save_checkpoint,
 )
-from linid.sim.models import Encoder, Head, build_models, n_outputs_for, recalibrate_batchnorm
+from linid.sim.config import TrainConfig, n_outputs_for
+from linid.sim.models import Encoder, Head, build_models, recalibrate_batchnorm
 from linid.sim.process import GenerativeProcess
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a trained model besides the dataset."""
-
-    method: str = "supervised"
-    seed: int = 0
-    steps: int = 500_000
-    batch_size: int = 1024
-    lr: float = 1e-3
-    normalize_w: bool = False
-    temperature: float = 1.0
-    learn_temperature: bool = False
-    log_every: int = 100
-    eval_every: int = 1000
-    checkpoint_every: int = 5000
-    chunk_steps: int = 32
-    bn_batches: int = 20
-    precision: str = "fp32"  # fp32 | tf32 (CUDA matmuls) | bf16 (autocast): linid.runtime.precision
-    cuda_graph: bool = True  # packed trainer on CUDA: replay the step as a CUDA graph
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 class NonFiniteLoss(RuntimeError):

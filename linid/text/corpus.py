@@ -192,7 +192,7 @@ def ids_windows(path: str | Path, half: int) -> tuple[np.ndarray, list[str]]:
 
 def save_corpus(path: str | Path, windows: np.ndarray, held: np.ndarray, vocab: list[str],
                 truth: Truth | None) -> None:
-    from linid.pipeline.io import atomic_savez
+    from linid.core.io import atomic_savez
 
     arrays = {"windows": windows, "eval_windows": held, "vocab": np.array(vocab, dtype=str)}
     if truth is not None:

@@ -8,8 +8,9 @@ import pytest
 from sklearn.utils import shuffle
 from threadpoolctl import threadpool_limits
 
-from linid.byo import compare, digits, figures, files, probes
+from linid.byo import compare, digits, files, probes
 from linid.byo.files import Factors
+from linid.report import byo_figures as figures
 
 
 @pytest.fixture(autouse=True, scope="module")

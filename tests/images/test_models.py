@@ -4,19 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from linid.images.models import (
-    MODELS,
-    TRAINED,
-    UNTRAINED,
-    ResNet18,
-    architecture,
-    build,
-    encoder,
-    feature_dim,
-    layer_outputs,
-    probed,
-    untrained,
-)
+from linid.images.models import ResNet18, build, feature_dim, layer_outputs, probed
+from linid.images.names import MODELS, TRAINED, UNTRAINED, architecture, encoder, untrained
 
 
 def _n_params(net: nn.Module) -> int:

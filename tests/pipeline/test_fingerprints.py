@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from linid.pipeline import fingerprints
 from linid.pipeline.fingerprints import import_closure, source_fingerprint, stage_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +66,43 @@ def test_every_rule_script_has_a_fingerprint(script):
     closure = import_closure(ROOT, SCRIPTS / script)
     assert "linid.pipeline.tracking" in closure  # every job logs its run
     assert len(stage_fingerprint(ROOT, SCRIPTS / script)) == 12
+
+
+def test_every_module_is_parsed_once_however_many_stages_reach_it(monkeypatch):
+    # the workflow fingerprints ~25 stages whose closures overlap (~300 module visits); each module's
+    # syntax tree is built once per process, and an edited file (a new text) is parsed again
+    for cached in (fingerprints._parsed, fingerprints._tree_hash, fingerprints._imported):
+        cached.cache_clear()
+    parsed = []
+    real = fingerprints.ast.parse
+    monkeypatch.setattr(fingerprints.ast, "parse", lambda text, *a, **k: parsed.append(text) or real(text, *a, **k))
+    scripts = sorted(SCRIPTS.glob("*.py"))
+    first = {s.name: stage_fingerprint(ROOT, s) for s in scripts}
+    second = {s.name: stage_fingerprint(ROOT, s) for s in scripts}
+    modules = set().union(*(import_closure(ROOT, s) for s in scripts))
+    texts = {fingerprints.module_file(ROOT, m).read_text() for m in modules} | {s.read_text() for s in scripts}
+    assert sorted(parsed) == sorted(texts)  # each distinct text once, nothing twice
+    assert sum(len(import_closure(ROOT, s)) for s in scripts) > 2 * len(modules)  # closures overlap
+    assert second == first
+
+
+def test_the_disk_cache_spares_every_parse_and_is_never_stale(lib, monkeypatch):
+    root, script = lib
+    path = root / "cache" / "fingerprints.json"
+    plain = stage_fingerprint(root, script)
+    first = fingerprints.FingerprintCache(path)
+    assert stage_fingerprint(root, script, first) == plain
+    first.save()
+    # a later process (a job re-reading the Snakefile): the same answer without one parse
+    for cached in (fingerprints._parsed, fingerprints._tree_hash, fingerprints._imported):
+        cached.cache_clear()
+    monkeypatch.setattr(fingerprints.ast, "parse", lambda *a, **k: pytest.fail("parsed despite the cache"))
+    assert stage_fingerprint(root, script, fingerprints.FingerprintCache(path)) == plain
+    monkeypatch.undo()
+    # an edit is a new text: a new key, a new fingerprint (the old entry cannot answer for it)
+    (root / "linid" / "c.py").write_text("def g():\n    return 2\n")
+    edited = stage_fingerprint(root, script, fingerprints.FingerprintCache(path))
+    assert edited != plain and edited == stage_fingerprint(root, script)
+    # a garbage cache file costs a parse, never a wrong answer
+    path.write_text("{not json")
+    assert stage_fingerprint(root, script, fingerprints.FingerprintCache(path)) == edited

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linid.pipeline.cells import DEFAULT_BASE
+from linid.names import DEFAULT_BASE
 from linid.report.paper import (
     budget_fraction,
     compare,

@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linid.names import CELL_AXES, CONTROL_METRICS, PROBE_METRICS, SUMMARY_METRICS, control_column
-from linid.pipeline.cells import DEFAULT_BASE
+from linid.names import (
+    CELL_AXES,
+    CONTROL_METRICS,
+    DEFAULT_BASE,
+    PROBE_METRICS,
+    SUMMARY_METRICS,
+    control_column,
+)
 from linid.report.tables import (
     ID_COLUMNS,
     curves_table,

@@ -3,8 +3,9 @@
 import numpy as np
 import torch
 
+from linid.sim.config import n_outputs_for
 from linid.sim.features import encode, extract, head_targets, untrained_features
-from linid.sim.models import build_models, n_outputs_for
+from linid.sim.models import build_models
 from linid.sim.process import DGPConfig, generator_for, make_process
 
 PROC = make_process(DGPConfig(latent_dim=3, n_classes=6, n_instances=30, cond_candidates=200))

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from linid.sim.config import n_outputs_for
 from linid.sim.features import encode
 from linid.sim.models import (
     build_models,
     hidden_widths,
     load_model,
-    n_outputs_for,
     recalibrate_batchnorm,
     save_model,
 )

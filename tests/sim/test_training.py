@@ -8,8 +8,8 @@ import torch
 
 from linid.runtime import Interrupted
 from linid.sim.checkpoints import load_checkpoint
+from linid.sim.config import n_outputs_for
 from linid.sim.features import head_targets
-from linid.sim.models import n_outputs_for
 from linid.sim.process import DGPConfig, make_process
 from linid.sim.training import NonFiniteLoss, TrainConfig, monitor_r2, train
 from tests.helpers import signal_after_steps
@@ -31,7 +31,7 @@ def _same(a, b):
 
 def test_training_reduces_loss_and_recovers_latents():
     b = RICH.sample(1024, torch.Generator().manual_seed(9))
-    # d = 2 runs are bistable (README): model seed 2 takes the good path here (seeds 0-3: final
+    # d = 2 runs are bistable (docs/simulation.md): model seed 2 takes the good path here (seeds 0-3: final
     # monitor R² 0.54, 0.54, 0.84, 0.76)
     cfg = TrainConfig(seed=2, steps=600, batch_size=128, log_every=50, eval_every=200, chunk_steps=16)
     res = train(RICH, cfg, monitor=(b.x, b.z))

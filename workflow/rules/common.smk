@@ -8,8 +8,8 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.utils import validate
 
-from linid.family.data import AngleData
-from linid.images.models import EPOCH_COST, UNTRAINED, untrained
+from linid.family.config import AngleData
+from linid.images.names import EPOCH_COST, UNTRAINED, untrained
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
 from linid.pipeline.cluster import slurm_preflight
@@ -21,12 +21,11 @@ from linid.pipeline.config import (
     semantic_problems,
 )
 from linid.pipeline.context import job_environment, mark_workflow_process
-from linid.pipeline.fingerprints import stage_fingerprint
+from linid.pipeline.fingerprints import FingerprintCache, stage_fingerprint
 from linid.pipeline.packs import plan_packs
 from linid.pipeline.shards import capped, pair_shards, pairs_runtime, shard_seeds
 from linid.pipeline.store import send_at_exit
-from linid.sim.process import DGPConfig
-from linid.sim.training import TrainConfig
+from linid.sim.config import DGPConfig, TrainConfig
 from linid.text.cells import text_cells
 
 # -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
@@ -176,12 +175,17 @@ onerror:
 
 
 # -- code: a rule reruns when a linid module its script imports changes (params are tracked) ----
+# modules' tree hashes and imports, kept between processes: every job re-reads this file
+FINGERPRINTS = FingerprintCache(".snakemake/linid/fingerprints.json")
+
+
 @cache
 def code(script):
     """Fingerprint of the linid modules ``workflow/scripts/<script>`` reaches through imports."""
-    return stage_fingerprint(
-        workflow.basedir, os.path.join(workflow.basedir, "workflow/scripts", script)
-    )
+    path = os.path.join(workflow.basedir, "workflow/scripts", script)
+    fingerprint = stage_fingerprint(workflow.basedir, path, FINGERPRINTS)
+    FINGERPRINTS.save()
+    return fingerprint
 
 
 # -- params: built from the records and the dataclasses' own fields ------------------------------
@@ -701,7 +705,7 @@ elif BYO["source"] == "digits":
     BYO_MODELS["mlp_init"] = "results/byo/digits/mlp_init.npz"
     BYO_FACTORS = "results/byo/digits/factors.npz"
 elif BYO["source"] == "text_lm":
-    from linid.byo.text_lm import DEFAULTS as BYO_TEXT_LM
+    from linid.byo.config import TEXT_LM as BYO_TEXT_LM
 
     BYO_MODELS = {m: f"results/byo/text_lm/{m}.npz" for m in BYO_TEXT_LM["models"]}
     BYO_FACTORS = ""

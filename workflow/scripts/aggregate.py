@@ -2,8 +2,8 @@
 t-interval; CSV + Markdown), all curves."""
 
 
+from linid.core.io import atomic_json, atomic_path, read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, atomic_path, read_json
 from linid.pipeline.tracking import job_run
 from linid.report.html import markdown_to_html
 from linid.report.tables import curves_table, markdown_table, probe_summary, read_table, tidy_table

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from linid.core.io import atomic_json, atomic_path
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, atomic_path
 from linid.pipeline.tracking import job_run
 from linid.report.html import markdown_to_html
 from linid.report.tables import markdown_pairs, pairs_summary, read_table

@@ -7,8 +7,8 @@ from threadpoolctl import threadpool_limits
 
 from linid.byo.files import load_factors, load_model
 from linid.byo.probes import probe_layer
+from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
 
 log = logging.getLogger("linid.byo_probe")

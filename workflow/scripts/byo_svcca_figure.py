@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from linid.byo.figures import svcca_panels
+from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
+from linid.report.byo_figures import svcca_panels
 
 
 def main(smk) -> None:

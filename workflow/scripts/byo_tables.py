@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from linid.byo import figures
+from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
+from linid.report import byo_figures as figures
 from linid.report.tables import md_row
 
 PROBE_COLUMNS = ["model", "layer", "factor", "kind", "metric", "value", "std", "note"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from linid.byo.text_lm import export_text_lm_example
+from linid.core.io import atomic_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
 
 log = logging.getLogger("linid.byo_text_lm")

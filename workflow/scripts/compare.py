@@ -4,8 +4,8 @@
 import numpy as np
 import pandas as pd
 
+from linid.core.io import atomic_path, load_npz
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_path, load_npz
 from linid.pipeline.tracking import job_run
 from linid.probes.pairs import pairwise
 

@@ -2,8 +2,8 @@
 
 import logging
 
+from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
 from linid.probes.pairs import merge_parts
 

@@ -4,8 +4,8 @@ untrained encoder on the same set (the controls)."""
 import numpy as np
 import torch
 
+from linid.core.io import atomic_savez, read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 from linid.sim.features import extract, untrained_features

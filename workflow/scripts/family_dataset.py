@@ -1,8 +1,8 @@
 """Rule family_dataset: train and held-out draws of the [K] angle task (x ~ N(0, σ²I), K bins)."""
 
+from linid.core.io import atomic_json
 from linid.family.data import AngleData, make_angle_dataset
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
 
 

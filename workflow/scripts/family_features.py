@@ -2,11 +2,11 @@
 
 import numpy as np
 
+from linid.core.io import atomic_savez, read_json
 from linid.family.data import load_angle_dataset
 from linid.family.features import cell_features
 from linid.family.models import load_models
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from linid.core.io import load_npz, read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import load_npz, read_json
 from linid.pipeline.tracking import job_run
 from linid.report.family_figures import alignment, cca_spectra, mcca_vs_classes
 from linid.report.tables import read_table

@@ -5,11 +5,11 @@ import os
 
 import torch
 
+from linid.core.io import atomic_json, read_json
 from linid.family.data import AngleData, load_angle_dataset
 from linid.family.models import FamilyModelConfig, architecture, save_models
 from linid.family.training import FamilyTrainConfig, train_cell
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from linid.core.io import read_json
 from linid.names import GRID_AXES
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.report import sim_figures
 from linid.report.selection import slice_sweeps, with_head_label

@@ -1,7 +1,7 @@
 """Rule generate_dataset: draw the fixed parts of the process and its held-out sets."""
 
+from linid.core.io import atomic_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
 from linid.sim.process import DGPConfig, make_process, save_dataset
 

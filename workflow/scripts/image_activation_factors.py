@@ -2,10 +2,10 @@
 
 import numpy as np
 
+from linid.core.io import atomic_savez, read_json
 from linid.images.data import official_targets
 from linid.images.prepared import load_prepared, subsample_rows
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 
 

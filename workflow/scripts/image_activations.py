@@ -5,11 +5,11 @@ import logging
 import numpy as np
 import torch
 
+from linid.core.io import atomic_savez, read_json
 from linid.images.models import build, layer_outputs
 from linid.images.prepared import load_prepared, subsample_rows
 from linid.images.training import encode
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 

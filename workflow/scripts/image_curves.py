@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_write
 from linid.pipeline.tracking import job_run
 from linid.report import image_figures
 

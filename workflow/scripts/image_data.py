@@ -3,10 +3,10 @@
 import dataclasses
 import logging
 
+from linid.core.io import atomic_json, read_json
 from linid.images.data import load
 from linid.images.prepared import save_prepared, subsample_rows
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, read_json
 from linid.pipeline.tracking import job_run
 
 log = logging.getLogger("linid.image_data")

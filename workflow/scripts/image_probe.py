@@ -10,12 +10,13 @@ import time
 import numpy as np
 import torch
 
+from linid.core.io import atomic_json, read_json
 from linid.images.data import official_targets, split_indices
-from linid.images.models import architecture, encoder, feature_dim, probed
+from linid.images.models import feature_dim, probed
+from linid.images.names import architecture, encoder
 from linid.images.prepared import load_prepared, role
 from linid.images.probes import probe_encoder
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 

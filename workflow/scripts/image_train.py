@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
+from linid.core.io import atomic_json, atomic_path, read_json
 from linid.images.data import official_targets, split_indices
 from linid.images.prepared import load_prepared
 from linid.images.training import ImageTrainConfig, train_image_model
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, atomic_path, read_json
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag
 from linid.runtime import Interrupted, exit_with, pick_device

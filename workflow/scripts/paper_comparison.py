@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from linid.core.io import atomic_path, read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_path, read_json
 from linid.pipeline.tracking import job_run
 from linid.report.html import markdown_to_html
 from linid.report.paper import compare, load_published, markdown, paper_comparison

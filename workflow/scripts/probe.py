@@ -2,9 +2,9 @@
 interval, and the same metrics on the same seed's untrained encoder (the controls)."""
 
 
+from linid.core.io import atomic_json, load_npz
 from linid.names import control_column
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, load_npz
 from linid.pipeline.tracking import job_run
 from linid.probes.regression import r2_affine_interval
 from linid.probes.suite import control_metrics, probe_metrics

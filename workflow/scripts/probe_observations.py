@@ -2,9 +2,9 @@
 (no encoder) on the held-out draws every model of the dataset is scored on."""
 
 
+from linid.core.io import atomic_json, load_npz, read_json
 from linid.names import control_column
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, load_npz, read_json
 from linid.pipeline.tracking import job_run
 from linid.probes.suite import control_metrics
 

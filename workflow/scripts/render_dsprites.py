@@ -3,9 +3,9 @@
 import logging
 import time
 
+from linid.core.io import atomic_json
 from linid.images import dsprites
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
 
 log = logging.getLogger("linid.render_dsprites")

@@ -4,8 +4,8 @@ import logging
 
 import numpy as np
 
+from linid.core.io import atomic_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json
 from linid.pipeline.tracking import job_run
 from linid.text.corpus import build_corpus, save_corpus
 from linid.text.training import heldout_nll

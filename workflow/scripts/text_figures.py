@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from linid.core.io import load_npz
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import load_npz
 from linid.pipeline.tracking import job_run
 from linid.report.tables import read_table
 from linid.report.text_figures import agreement_figure, overlay_figure

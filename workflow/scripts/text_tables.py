@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from linid.core.io import read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.report.tables import read_table
 from linid.report.text_tables import markdown_summary, pair_table, summary_table

@@ -4,8 +4,8 @@ import logging
 
 import torch
 
+from linid.core.io import atomic_json, atomic_savez, read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import atomic_json, atomic_savez, read_json
 from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 from linid.text.corpus import load_corpus

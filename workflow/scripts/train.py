@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
+from linid.core.io import read_json
 from linid.pipeline.context import setup_logging
-from linid.pipeline.io import read_json
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag, train_summary, write_trained
 from linid.runtime import Interrupted, exit_with, pick_device

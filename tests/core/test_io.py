@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linid.pipeline.io import atomic_json, atomic_savez, atomic_write, read_json
+from linid.core.io import atomic_json, atomic_savez, atomic_write, read_json
 
 
 class Killed(Exception):
@@ -60,7 +60,7 @@ def test_outputs_respect_the_umask(tmp_path, umask, mode):
     """mkstemp makes 0600 files; a group on a shared cluster could not read results."""
     import os
 
-    from linid.pipeline.io import atomic_json, atomic_savez
+    from linid.core.io import atomic_json, atomic_savez
 
     old = os.umask(umask)
     try:
@@ -73,7 +73,7 @@ def test_outputs_respect_the_umask(tmp_path, umask, mode):
 
 
 def test_corrupt_inputs_are_named_with_how_to_rebuild(tmp_path):
-    from linid.pipeline.io import CorruptFile, atomic_savez, load_npz, read_json
+    from linid.core.io import CorruptFile, atomic_savez, load_npz, read_json
     from linid.sim.models import build_models, load_model, save_model
 
     npz, pt, js = tmp_path / "d.npz", tmp_path / "m.pt", tmp_path / "s.json"
