@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from linid.core.errors import NonFiniteLoss
 from linid.family.data import AngleData
 from linid.family.models import FamilyModel, FamilyModelConfig, build_model
 
@@ -26,10 +27,6 @@ class FamilyTrainConfig:
     lr: float = 0.01
     optimizer: str = "sgd"
     momentum: float = 0.9
-
-
-class NonFiniteLoss(RuntimeError):
-    """Family training produced a NaN/inf loss or weights."""
 
 
 def batch_seed(seed: int) -> int:

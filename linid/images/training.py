@@ -34,7 +34,7 @@ from linid.sim.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 log = logging.getLogger(__name__)
 
 #: the modules whose code decides what an epoch does: a checkpoint resumes only under them
-TRAINING_CODE = ("linid.runtime", "linid.names", "linid.images.names", "linid.images.models", "linid.images.training")
+TRAINING_CODE = ("linid.images.training",)  # and every linid module it imports (sim.checkpoints)
 
 
 @dataclass(frozen=True)

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import logging
 from pathlib import Path
 
 import torch
 
+from linid.core.fingerprints import module_closure
 from linid.core.io import atomic_path
 
 log = logging.getLogger(__name__)
 
 
-#: the modules whose code decides what a training step does: a checkpoint resumes only under them
-TRAINING_CODE = ("linid.runtime", "linid.names", "linid.sim.config", "linid.sim.samplers", "linid.sim.process",
-                 "linid.sim.models", "linid.sim.training", "linid.sim.packed", "linid.sim.checkpoints")
+#: the trainers' modules: a checkpoint resumes only under the same code of these and of every
+#: ``linid`` module they import (the closure is found from the import graph, not listed by hand)
+TRAINING_CODE = ("linid.sim.packed", "linid.sim.training", "linid.sim.checkpoints")
 
 
 @functools.cache
 def code_fingerprint(modules: tuple[str, ...] = TRAINING_CODE) -> str:
-    """Hash of the source of ``modules`` (default: the simulation trainers' ``TRAINING_CODE``)."""
+    """Hash of the syntax trees of ``modules`` and of every ``linid`` module they import, transitively."""
     digest = hashlib.sha256()
-    for name in modules:
-        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
+    for name, tree_hash in sorted(module_closure(modules).items()):
+        digest.update(f"{name}={tree_hash};".encode())
     return digest.hexdigest()[:16]
 
 

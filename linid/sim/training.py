@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from linid.core.errors import NonFiniteLoss
 from linid.probes.regression import r2_affine
 from linid.runtime import (
     Interrupted,
@@ -39,10 +40,6 @@ from linid.sim.models import Encoder, Head, build_models, recalibrate_batchnorm
 from linid.sim.process import GenerativeProcess
 
 log = logging.getLogger(__name__)
-
-
-class NonFiniteLoss(RuntimeError):
-    """Training produced a NaN/inf loss."""
 
 
 def data_seed(dataset_seed: int, model_seed: int) -> int:

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from linid.core.errors import NonFiniteLoss
 from linid.text.model import LogBilinear, nce_loss
 
 OPTIMIZERS = ("adam", "sgd")
@@ -40,10 +41,6 @@ class TextTrainConfig:
             raise ValueError(f"unknown normaliser {self.normaliser!r}; expected one of {NORMALISERS}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
-
-
-class NonFiniteLoss(RuntimeError):
-    """Training produced a NaN/inf loss."""
 
 
 def batch_seed(seed: int) -> int:

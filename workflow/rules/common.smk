@@ -21,7 +21,7 @@ from linid.pipeline.config import (
     semantic_problems,
 )
 from linid.pipeline.context import job_environment, mark_workflow_process
-from linid.pipeline.fingerprints import FingerprintCache, stage_fingerprint
+from linid.core.fingerprints import FingerprintCache, stage_fingerprint
 from linid.pipeline.packs import plan_packs
 from linid.pipeline.shards import capped, pair_shards, pairs_runtime, shard_seeds
 from linid.pipeline.store import send_at_exit

@@ -129,9 +129,8 @@ def _info(text: str, module: str, is_package: bool, cache: FingerprintCache | No
     return _tree_hash(text), _imported(text, module, is_package)
 
 
-def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = None) -> dict[str, str]:
-    """Every ``linid`` module a script reaches through imports, with its tree hash."""
-    todo = list(_info(Path(script).read_text(), "__main__", False, cache)[1])
+def _walk(root: Path, todo: list[str], cache: FingerprintCache | None) -> dict[str, str]:
+    """Every existing ``linid`` module reached from ``todo`` through imports, with its tree hash."""
     found: dict[str, str] = {}
     absent: set[str] = set()  # attributes (`from linid.x import func`), not modules
     while todo:
@@ -147,6 +146,11 @@ def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = No
     return found
 
 
+def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = None) -> dict[str, str]:
+    """Every ``linid`` module a script reaches through imports, with its tree hash."""
+    return _walk(root, list(_info(Path(script).read_text(), "__main__", False, cache)[1]), cache)
+
+
 def import_closure(root: str | Path, script: str | Path) -> list[str]:
     """Every ``linid`` module a script reaches through imports, sorted (packages included)."""
     return sorted(_closure(Path(root), script))
@@ -160,3 +164,9 @@ def stage_fingerprint(root: str | Path, script: str | Path, cache: FingerprintCa
         h.update(mod.encode())
         h.update(tree_hash.encode())
     return h.hexdigest()[:12]
+
+
+def module_closure(modules: tuple[str, ...], root: str | Path | None = None) -> dict[str, str]:
+    """Every ``linid`` module that ``modules`` reach through imports (themselves included), with its
+    tree hash: what a checkpoint's code fingerprint covers, found from the import graph."""
+    return _walk(Path(root) if root is not None else Path(__file__).resolve().parents[2], list(modules), None)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from linid.pipeline import fingerprints
-from linid.pipeline.fingerprints import import_closure, source_fingerprint, stage_fingerprint
+from linid.core import fingerprints
+from linid.core.fingerprints import import_closure, source_fingerprint, stage_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -106,3 +106,18 @@ def test_the_disk_cache_spares_every_parse_and_is_never_stale(lib, monkeypatch):
     # a garbage cache file costs a parse, never a wrong answer
     path.write_text("{not json")
     assert stage_fingerprint(root, script, fingerprints.FingerprintCache(path)) == edited
+
+
+def test_checkpoint_code_covers_every_module_the_trainers_import():
+    """The checkpoints' code fingerprints come from the import graph: every module a trainer imports
+    is covered (none listed by hand, so none can be missed), and nothing the trainers never import."""
+    from linid.core.fingerprints import module_closure
+    from linid.images.training import TRAINING_CODE as IMAGE_CODE
+    from linid.sim.checkpoints import TRAINING_CODE
+
+    sim = module_closure(TRAINING_CODE)
+    assert {"linid.sim.models", "linid.sim.process", "linid.sim.samplers", "linid.sim.config",
+            "linid.core.errors", "linid.runtime", "linid.names"} <= set(sim)
+    assert not any(m.startswith(("linid.report", "linid.pipeline", "linid.images")) for m in sim)
+    images = module_closure(IMAGE_CODE)
+    assert {"linid.images.models", "linid.images.names", "linid.sim.checkpoints"} <= set(images)
