@@ -18,7 +18,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from linid.probes.arrays import Array, as_matrix
-from linid.probes.cca import _top_k_directions, _zscore, compare_pair
+from linid.probes.cca import compare_pair, top_k_directions
+from linid.probes.stats import zscore
 
 MATRIX_COLUMNS = [
     "layer_a",
@@ -60,10 +61,10 @@ def _prepare(layer: Array, which: str, name: str, svcca_k: int | None) -> Array:
             f"R² overfit when columns > rows/2 ({n // 2}); give more rows, or svcca_k ≤ {n // 2} "
             "to reduce wide layers to their top-svcca_k principal directions"
         )
-    z = _zscore(layer, _EPS)
+    z = zscore(layer, _EPS)
     if z.shape[1] == 0:
         raise ValueError(f"model {which}, layer '{name}': every column is constant")
-    return _top_k_directions(z, svcca_k, _EPS)
+    return top_k_directions(z, svcca_k, _EPS)
 
 
 def layer_matrix(

@@ -24,6 +24,7 @@ from sklearn.utils import shuffle
 
 from linid.byo.files import Factors
 from linid.probes.arrays import Array, as_matrix
+from linid.probes.stats import pearson, zscore, zscore_fit
 
 Index = NDArray[np.intp]
 
@@ -53,26 +54,6 @@ def split(n: int, test_fraction: float, seed: int) -> tuple[Index, Index]:
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
-def _zscore_fit(x: Array, eps: float = 1e-12) -> tuple[Array, Array, NDArray[np.bool_]]:
-    """Mean, std and the mask of non-constant columns (std > eps·max(1, |mean|)) of x."""
-    mu = x.mean(axis=0)
-    sd = x.std(axis=0)
-    keep = sd > eps * np.maximum(1.0, np.abs(mu))
-    return mu, sd, keep
-
-
-def _standardise(x: Array, train: Index) -> Array:
-    """Z-score every column with its train-row statistics; columns constant on train are dropped."""
-    mu, sd, keep = _zscore_fit(x[train])
-    return (x[:, keep] - mu[keep]) / sd[keep]
-
-
-def _pearson(a: Array, b: Array) -> float:
-    da, db = a - a.mean(), b - b.mean()
-    den = float(np.sqrt(np.dot(da, da) * np.dot(db, db)))
-    return float(np.dot(da, db) / den) if den > 0 else float("nan")
-
-
 def continuous_probes(
     features: ArrayLike,
     factors: ArrayLike,
@@ -93,7 +74,7 @@ def continuous_probes(
         raise ValueError(f"features have {x.shape[0]} rows but factors have {y.shape[0]}")
     if len(names) != y.shape[1]:
         raise ValueError(f"{len(names)} name(s) for {y.shape[1]} continuous factor(s)")
-    z = _standardise(x, tr)
+    z = zscore(x, fit_rows=tr)
     design = np.hstack([z, np.ones((x.shape[0], 1))])
     coef, *_ = np.linalg.lstsq(design[tr], y[tr], rcond=None)
     pred = design[te] @ coef
@@ -102,7 +83,7 @@ def continuous_probes(
         t, p = y[te, j], pred[:, j]
         ss_tot = float(np.sum((t - t.mean()) ** 2))
         r2 = 1.0 - float(np.sum((t - p) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
-        out.append({"factor": str(name), "r2": r2, "pearson_r": _pearson(t, p)})
+        out.append({"factor": str(name), "r2": r2, "pearson_r": pearson(t, p)})
     return out
 
 
@@ -163,7 +144,7 @@ def binary_probes(
         raise ValueError(f"n_rep must be a positive integer, got {n_rep!r}")
     if drop_dead:
         x = x[:, x.mean(axis=0) > 0]
-    mu, sd, keep = _zscore_fit(x)
+    mu, sd, keep = zscore_fit(x)
     if not keep.any():
         raise ValueError("every feature is constant (after dropping dead ones): nothing to probe")
     z = (x[:, keep] - mu[keep]) / sd[keep]
@@ -223,7 +204,7 @@ def label_probe(features: ArrayLike, labels: ArrayLike, train: ArrayLike, test: 
     tr, te = np.asarray(train, dtype=np.intp), np.asarray(test, dtype=np.intp)
     if np.unique(y[tr]).size < 2:
         raise ValueError("labels: the train split holds a single class")
-    z = _standardise(x, tr)
+    z = zscore(x, fit_rows=tr)
     clf = _fit_logistic(z[tr], y[tr], 0, "label probe")
     return float(np.mean(clf.predict(z[te]) == y[te]))
 

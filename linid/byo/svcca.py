@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from linid.probes.arrays import Array, check_pair
-from linid.probes.cca import _zscore, cca
+from linid.probes.cca import cca
+from linid.probes.stats import zscore
 
 MATCHES = ("from_end", "by_name")
 COLUMNS = ["layer_a", "layer_b", "offset", "k", "index", "rho"]
@@ -34,7 +35,7 @@ def svcca_coefficients(x, y, k: int) -> Array:
     if int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     a, b = check_pair(x, y, names=("x", "y"), min_rows=2)
-    ua, ub = _top_left(_zscore(a, _EPS), int(k)), _top_left(_zscore(b, _EPS), int(k))
+    ua, ub = _top_left(zscore(a, _EPS), int(k)), _top_left(zscore(b, _EPS), int(k))
     if ua.shape[1] == 0 or ub.shape[1] == 0:
         raise ValueError("SVCCA is undefined when every feature is constant")
     return np.sort(np.clip(np.linalg.svd(ua.T @ ub, compute_uv=False), 0.0, 1.0))[::-1]

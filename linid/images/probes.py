@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from linid.images.training import to_unit
+from linid.probes.stats import pearson
 
 SOLVERS = ("official", "lstsq")
 
@@ -72,14 +73,6 @@ class GramAccumulator:
         xtx = self.xtx64.cpu().numpy()
         rcond = max(xtx.shape[0], self.n) * np.finfo(np.float64).eps
         return np.linalg.pinv(xtx, rcond=rcond, hermitian=True) @ xty
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson's r of two vectors; NaN when either is constant."""
-    a = np.asarray(a, dtype=np.float64) - np.mean(a)
-    b = np.asarray(b, dtype=np.float64) - np.mean(b)
-    den = np.sqrt((a @ a) * (b @ b))
-    return float(a @ b / den) if den > 0 else float("nan")
 
 
 def zscore_targets(targets: np.ndarray, train_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from linid.probes.arrays import Array, check_pair
 from linid.probes.regression import r2_affine
+from linid.probes.stats import zscore
 
 # --------------------------------------------------------------------------- CCA
 
@@ -47,15 +48,7 @@ def mean_cca(a: ArrayLike, b: ArrayLike) -> float:
     return float(np.mean(cca(a, b)))
 
 
-def _zscore(x: Array, eps: float) -> Array:
-    """(x − mean) / std per feature; features with std ≤ eps·max(1, |mean|) are dropped."""
-    mu = x.mean(axis=0)
-    sd = x.std(axis=0)
-    keep = sd > eps * np.maximum(1.0, np.abs(mu))
-    return (x[:, keep] - mu[keep]) / sd[keep]
-
-
-def _top_k_directions(x: Array, k: int, eps: float) -> Array:
+def top_k_directions(x: Array, k: int, eps: float) -> Array:
     """U_k S_k: the top-k left singular directions of x, scaled (k capped at the numerical rank)."""
     u, s, _ = np.linalg.svd(x, full_matrices=False)
     if s.size == 0 or s[0] <= 0.0:
@@ -70,13 +63,13 @@ def svcca(a: ArrayLike, b: ArrayLike, k: int, eps: float = 1e-8) -> Array:
     if int(k) != k or k < 1:
         raise ValueError(f"svcca needs an integer k ≥ 1, got {k!r}")
     x, y = check_pair(a, b, names=("a", "b"), min_rows=2)
-    za, zb = _zscore(x, eps), _zscore(y, eps)
+    za, zb = zscore(x, eps), zscore(y, eps)
     if za.shape[1] == 0 or zb.shape[1] == 0:
         raise ValueError(
             "SVCCA is undefined when every feature is constant: "
             f"{za.shape[1]} non-constant feature(s) in a, {zb.shape[1]} in b"
         )
-    return cca(_top_k_directions(za, int(k), eps), _top_k_directions(zb, int(k), eps), eps=eps)
+    return cca(top_k_directions(za, int(k), eps), top_k_directions(zb, int(k), eps), eps=eps)
 
 
 def compare_pair(a: ArrayLike, b: ArrayLike, svcca_k: int | None = None) -> dict:

@@ -11,12 +11,12 @@ from linid.images.models import probed
 from linid.images.probes import (
     GramAccumulator,
     feature_batches,
-    pearson,
     probe,
     probe_encoder,
     zscore_targets,
 )
 from linid.images.training import ImageTrainConfig, train_image_model
+from linid.probes.stats import pearson
 
 
 def _batches(x, y, size=97):
