@@ -25,6 +25,8 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
+from linid.core.npz import read_npy_header
+
 Array = NDArray[np.float64]
 
 FACTOR_KEYS = ("continuous", "continuous_names", "binary", "binary_names", "labels")
@@ -69,14 +71,8 @@ class _Unreadable(Exception):
 
 
 def _read_header(f: IO[bytes]) -> _Entry:
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    else:  # (3, 0): utf-8 field names; numpy has no public reader for it
-        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
-    return _Entry(tuple(int(s) for s in shape), np.dtype(dtype), bool(fortran))
+    shape, dtype, fortran = read_npy_header(f)
+    return _Entry(shape, dtype, fortran)
 
 
 def _index(path: Path) -> dict[str, _Entry]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from linid.core.io import atomic_path
+from linid.core.npz import read_npy_header
 from linid.images import dsprites
 
 LAYOUTS: tuple[str, ...] = ("dsprites", "shapes3d", "mpi3d", "mpi3d_real", "generic")
@@ -141,18 +142,6 @@ def _check_roles(where: str, key: str, names: tuple[str, ...], categorical: str,
 # ---------------------------------------------------------------- reading without loading ----
 
 
-def _npy_header(fp) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from the header of an .npy stream (format 1.0 or 2.0)."""
-    version = np.lib.format.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-    else:
-        raise ValueError(f".npy format version {version} is not supported")
-    return tuple(shape), dtype
-
-
 class _Source:
     """Keys, shapes and dtypes of an npz or h5 file, read from headers; arrays on demand."""
 
@@ -181,7 +170,7 @@ class _Source:
                         if not info.filename.endswith(".npy"):
                             continue
                         with zf.open(info) as fp:
-                            shape, dtype = _npy_header(fp)
+                            shape, dtype, _ = read_npy_header(fp)
                         self.meta[info.filename[:-4]] = (tuple(shape), dtype)
             except (zipfile.BadZipFile, ValueError) as e:
                 raise DatasetFormatError(f"{path}: not a readable .npz archive ({e})") from e
