@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from linid.core.errors import NonFiniteLoss
 from linid.runtime import Interrupted, pick_device, precision, progress_line, stop_on_signals
 from linid.sim.checkpoints import (
     fingerprint,
@@ -34,7 +35,6 @@ from linid.sim.config import n_outputs_for
 from linid.sim.models import Encoder, Head, build_models
 from linid.sim.process import GenerativeProcess
 from linid.sim.training import (
-    NonFiniteLoss,
     TrainConfig,
     TrainResult,
     calibrated_copy,

@@ -6,12 +6,13 @@ import threading
 import pytest
 import torch
 
+from linid.core.errors import NonFiniteLoss
 from linid.runtime import Interrupted
 from linid.sim.checkpoints import load_checkpoint
 from linid.sim.config import n_outputs_for
 from linid.sim.features import head_targets
 from linid.sim.process import DGPConfig, make_process
-from linid.sim.training import NonFiniteLoss, TrainConfig, monitor_r2, train
+from linid.sim.training import TrainConfig, monitor_r2, train
 from tests.helpers import signal_after_steps
 
 PROC = make_process(DGPConfig(latent_dim=2, n_classes=8, n_instances=64, cond_candidates=200))
