@@ -27,7 +27,8 @@ def main(smk) -> None:
     meta = read_json(smk.input.meta)
     cell = smk.params.cell
     windows, held, vocab, _ = load_corpus(smk.input.corpus)
-    mcfg = TextModelConfig(dim=cell["model"]["dim"], half=windows.shape[1] // 2, init_std=cell["model"]["init_std"])
+    mcfg = TextModelConfig(dim=cell["model"]["dim"], half=windows.shape[1] // 2, init=cell["model"]["init"],
+                           init_std=cell["model"]["init_std"])
     tcfg = TextTrainConfig(**cell["train"])
     device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
     log.info("cell %s seed %d on %s: %d windows, V = %d", smk.wildcards.tcell, cell["seed"], device,
