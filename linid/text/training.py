@@ -101,6 +101,19 @@ def train_text(
     return list(zip(record, values, strict=True))
 
 
+def implied_score_offset(noise_probs: Tensor, cfg: TextTrainConfig) -> Tensor | None:
+    """What to add to the learned score s(w, h) to get the model's conditional (up to its normaliser).
+
+    The NCE optimum is Δ(w, h) = log p(w | h) − log(k_R · p_noise(w)) (docs/text.md §4). With
+    ``noise_shift`` Δ = s − log(k · p_noise(w)), so s itself is log p(w | h) up to a constant
+    (None: nothing to add); with the bare score (the notebook's default) s = log p(w | h) −
+    log p_noise(w) − const, so the conditional is softmax(s + log p_noise(w)). With uniform noise the
+    offset is a constant and changes nothing after the softmax."""
+    if cfg.noise_shift:
+        return None
+    return torch.log(noise_probs.double().clamp(min=1e-300)).float()
+
+
 @torch.no_grad()
 def heldout_nll(score_fn, windows: np.ndarray | Tensor, chunk: int = 4096) -> float:
     """Mean −log softmax(scores)_target over windows: nats per target word, the model normalised

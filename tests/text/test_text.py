@@ -178,6 +178,26 @@ def test_training_passes_the_loss_settings_through():
         training.TextTrainConfig(noise_reduction="max")
 
 
+def test_the_bare_score_is_read_with_the_noise_offset():
+    # a score at the notebook loss's optimum, s = log p(w | h) − log p_noise(w) (+ const), is the
+    # conditional only after adding log p_noise back; with the shift, s is the conditional itself
+    rng = np.random.default_rng(0)
+    logits = torch.as_tensor(rng.standard_normal((40, 6)))  # 40 contexts × 6 words: log p up to Z(h)
+    log_p = torch.log_softmax(logits, 1)
+    p_noise = torch.softmax(torch.as_tensor(rng.standard_normal(6) * 2), 0)
+    held = np.column_stack([np.repeat(np.arange(40)[:, None], 2, 1), rng.integers(0, 6, 40),
+                            np.repeat(np.arange(40)[:, None], 2, 1)])  # context ids = the row of logits
+
+    def nll(score):
+        return training.heldout_nll(lambda ctx: score[ctx[:, 0]], held)
+
+    truth = nll(log_p)
+    bare = log_p - torch.log(p_noise) - 3.0
+    off = training.implied_score_offset(p_noise, training.TextTrainConfig(noise_shift=False))
+    assert np.isclose(nll(bare + off), truth, atol=1e-6) and nll(bare) > truth + 0.05
+    assert training.implied_score_offset(p_noise, training.TextTrainConfig(noise_shift=True)) is None
+
+
 def test_notebook_initialisation():
     m = model.build_model(500, model.TextModelConfig(dim=2, half=2), seed=0)  # init notebook: the default
     for name, bound in (("r", 0.001), ("q", 0.05), ("b", 0.05)):
