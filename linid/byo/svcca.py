@@ -1,5 +1,7 @@
-"""[K] Figure 4's SVCCA protocol: layers of two models matched from the end (or by name), each
-compared by the sorted SVCCA coefficients at several k.
+"""[K] Figure 4's SVCCA protocol (google-research linear_identifiability/
+identifiability_of_GPT_2_models.ipynb: compute_svd, get_cca_similarity_fast, compute_correlations):
+layers of two models matched from the end (or by name), each compared by the sorted SVCCA
+coefficients at several k.
 
 For one pair of layers x (n, p), y (n, q), row i the same token: standardise each feature over the
 rows, take the top-k left singular vectors U_x[:, :k], U_y[:, :k] of the standardised matrices; the
@@ -87,5 +89,6 @@ def protocol_table(model_a: dict[str, Array], model_b: dict[str, Array], *, ks: 
 
 
 def adjacent_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """[K] Fig. 4 compares models of adjacent sizes: consecutive names in the order given."""
+    """Consecutive names in the order given (``pairs: adjacent``; the notebook itself averages every
+    pair of its four sizes, ``pairs: all``)."""
     return list(zip(names[:-1], names[1:], strict=True))

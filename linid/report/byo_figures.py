@@ -157,30 +157,32 @@ def probe_bars(
     return save(fig, stem)
 
 
-def svcca_panels(table: pd.DataFrame, stem: str | Path, offsets=(-1, -4, -8, -12)) -> list[Path]:
-    """[K] Figure 4: one panel per layer offset from the end (those present), the sorted SVCCA
-    coefficients of every model pair (line style) at every k (colour) against their index."""
+def _layer_label(offset: int) -> str:
+    """The notebook's legend: offset −1 is "last layer", −5 "(last − 4)th layer"."""
+    return "last layer" if offset == -1 else f"(last − {-offset - 1})th layer"
+
+
+def svcca_panels(table: pd.DataFrame, stem: str | Path, offsets=(-1, -5, -9, -13)) -> list[Path]:
+    """[K] Figure 4 as identifiability_of_GPT_2_models.ipynb draws it: one panel per k, one curve per
+    layer offset from the end (those present), each the sorted SVCCA coefficients averaged over every
+    model pair in the table, against their index."""
     check(table, ["model_a", "model_b", "offset", "k", "index", "rho"], "svcca_panels")
     present = [o for o in offsets if o in set(table["offset"])] or sorted(set(table["offset"]))[-4:][::-1]
     ks = sorted(table["k"].unique())
-    pairs = list(dict.fromkeys(zip(table["model_a"], table["model_b"], strict=True)))
-    styles = ["-", "--", ":", "-."]
-    fig, axes = plt.subplots(1, len(present), figsize=(3.6 * len(present), 3.4), squeeze=False,
-                             layout="constrained", sharey=True)
-    for ax, off in zip(axes[0], present, strict=True):
-        part = table[table["offset"] == off]
-        for j, (a, b) in enumerate(pairs):
-            for i, k in enumerate(ks):
-                g = part[(part["model_a"] == a) & (part["model_b"] == b) & (part["k"] == k)].sort_values("index")
-                if g.empty:
-                    continue
-                ax.plot(g["index"], g["rho"], color=f"C{i}", ls=styles[j % len(styles)], lw=1.2,
-                        label=f"{a} vs {b}, k = {k}")
-        ax.set_title("last layer" if off == -1 else f"layer {off}", fontsize=10)
-        ax.set_xlabel("coefficient (sorted)")
+    n_pairs = len(set(zip(table["model_a"], table["model_b"], strict=True)))
+    fig, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks), 3.4), squeeze=False, layout="constrained",
+                             sharey=True)
+    for ax, k in zip(axes[0], ks, strict=True):
+        part = table[table["k"] == k]
+        for i, off in enumerate(present):
+            mean = part[part["offset"] == off].groupby("index")["rho"].mean()
+            if not mean.empty:
+                ax.plot(mean.index, mean.to_numpy(), color=f"C{i}", lw=1.4, label=_layer_label(off))
+        ax.set_title(f"{k} principal components", fontsize=10)
+        ax.set_xlabel("CCA coefficient index")
         ax.set_ylim(0, 1.02)
         ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("SVCCA correlation")
+    axes[0][0].set_ylabel(f"mean correlation coefficient ({n_pairs} pair{'s' if n_pairs != 1 else ''})")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=min(4, len(labels)), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", fontsize=8, ncols=min(4, len(labels)), frameon=False)
     return save(fig, stem)

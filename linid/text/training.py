@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from linid.core.errors import NonFiniteLoss
-from linid.text.model import LogBilinear, nce_loss
+from linid.text.model import REDUCTIONS, LogBilinear, nce_loss
 
 OPTIMIZERS = ("adam", "sgd")
 #: exact: NCE of the softmax-normalised model; none: of the self-normalised score (Z(h) = 1)
@@ -25,20 +25,23 @@ NORMALISERS = ("exact", "none")
 
 @dataclass(frozen=True)
 class TextTrainConfig:
-    steps: int = 3000
-    batch_size: int = 512
-    lr: float = 0.01
+    steps: int = 50_000
+    batch_size: int = 200
+    lr: float = 0.003
     optimizer: str = "adam"
     noise: str = "unigram"
     noise_samples: int = 25
-    nce_shift: bool = True
-    normaliser: str = "exact"
+    noise_shift: bool = False
+    noise_reduction: str = "mean"
+    normaliser: str = "none"
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or not self.lr > 0 or self.noise_samples < 1:
             raise ValueError(f"need steps, batch_size, noise_samples ≥ 1 and lr > 0; got {self}")
         if self.normaliser not in NORMALISERS:
             raise ValueError(f"unknown normaliser {self.normaliser!r}; expected one of {NORMALISERS}")
+        if self.noise_reduction not in REDUCTIONS:
+            raise ValueError(f"unknown noise_reduction {self.noise_reduction!r}; expected one of {REDUCTIONS}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
 
@@ -56,7 +59,8 @@ def train_text(
 ) -> list[tuple[int, float]]:
     """Minimise :func:`nce_loss` on uniformly drawn windows (with replacement), k noise words per
     window drawn from ``noise_probs`` (inverse-CDF of uniforms); the logit shifted by
-    −log(k·p_noise(w)) when ``cfg.nce_shift``. Returns (step, loss) at about 50
+    −log(k·p_noise(w)) when ``cfg.noise_shift``, the noise words' terms combined by
+    ``cfg.noise_reduction``. Returns (step, loss) at about 50
     steps. ``windows`` (n, 2·half + 1) lives on the model's device; the centre column is the target.
     """
     device = model.q.device
@@ -64,7 +68,7 @@ def train_text(
     half = width // 2
     ctx_cols = torch.tensor([i for i in range(width) if i != half], device=device)
     probs = noise_probs.to(device=device, dtype=torch.float64)
-    log_kpn = torch.log(cfg.noise_samples * probs).clamp(min=-1e4).to(torch.float32) if cfg.nce_shift else None
+    log_kpn = torch.log(cfg.noise_samples * probs).clamp(min=-1e4).to(torch.float32) if cfg.noise_shift else None
     cdf = torch.cumsum(probs, 0)
     cdf = (cdf / cdf[-1]).to(torch.float32)
     V = model.vocab_size
@@ -80,7 +84,8 @@ def train_text(
         u = torch.rand((cfg.batch_size, cfg.noise_samples), generator=generator, device=gdev).to(device)
         noise = torch.searchsorted(cdf, u).clamp_(max=V - 1)
         batch = windows[idx]
-        loss = nce_loss(model, batch[:, ctx_cols], batch[:, half], noise, log_kpn, cfg.normaliser == "exact")
+        loss = nce_loss(model, batch[:, ctx_cols], batch[:, half], noise, log_kpn, cfg.normaliser == "exact",
+                        cfg.noise_reduction)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -91,6 +96,19 @@ def train_text(
     if not all(math.isfinite(v) for v in values):
         raise NonFiniteLoss(f"training diverged (optimizer={cfg.optimizer}, lr={cfg.lr}); no model was saved")
     return list(zip(record, values, strict=True))
+
+
+def implied_score_offset(noise_probs: Tensor, cfg: TextTrainConfig) -> Tensor | None:
+    """What to add to the learned score s(w, h) to get the model's conditional (up to its normaliser).
+
+    The NCE optimum is Δ(w, h) = log p(w | h) − log(k_R · p_noise(w)) (docs/text.md §4). With
+    ``noise_shift`` Δ = s − log(k · p_noise(w)), so s itself is log p(w | h) up to a constant
+    (None: nothing to add); with the bare score (the notebook's default) s = log p(w | h) −
+    log p_noise(w) − const, so the conditional is softmax(s + log p_noise(w)). With uniform noise the
+    offset is a constant and changes nothing after the softmax."""
+    if cfg.noise_shift:
+        return None
+    return torch.log(noise_probs.double().clamp(min=1e-300)).float()
 
 
 @torch.no_grad()

@@ -480,6 +480,30 @@ def test_svcca_protocol_matches_layers_from_the_end_or_by_name():
     assert len(t) == 3 * (2 + 4) and set(t["offset"]) == {-1, -2, -3}
 
 
+def test_svcca_figure_is_one_panel_per_k_with_the_mean_over_pairs(tmp_path, monkeypatch):
+    from linid.byo import figures
+
+    rows = [{"model_a": a, "model_b": b, "layer_a": "h", "layer_b": "h", "offset": off, "k": k, "index": i,
+             "rho": rho} for (a, b), rho in ((("s", "m"), 0.9), (("m", "l"), 0.5))
+            for off in (-1, -5, -6) for k in (2, 4) for i in range(k)]
+    drawn = []
+    real = figures.plt.subplots
+
+    def spy(*args, **kw):
+        fig, axes = real(*args, **kw)
+        drawn.append(axes)
+        return fig, axes
+
+    monkeypatch.setattr(figures.plt, "subplots", spy)
+    paths = figures.svcca_panels(pd.DataFrame(rows), tmp_path / "fig4")
+    assert paths[0].stat().st_size > 5000
+    axes = drawn[0][0]
+    assert [ax.get_title() for ax in axes] == ["2 principal components", "4 principal components"]
+    lines = axes[1].get_lines()
+    assert [ln.get_label() for ln in lines] == ["last layer", "(last − 4)th layer"]  # −6 is not a panel
+    assert np.allclose(lines[0].get_ydata(), 0.7) and len(lines[0].get_ydata()) == 4  # mean of 0.9 and 0.5
+
+
 def test_text_lm_example_writes_byo_files_that_learn(tmp_path):
     import math
 

@@ -112,44 +112,105 @@ def test_build_corpus_round_trip(tmp_path):
 # ----------------------------------------------------------------------------- model and loss
 
 
+def _direct_nce(m, ctx, tgt, noise, log_kpn=None, normalise=False, reduction="mean") -> float:
+    """The NCE loss written out window by window in float64 (docs/text.md §4)."""
+    q, r, c, b = (x.detach().double().numpy() for x in (m.q, m.r, m.c, m.b))
+    lk = np.zeros(q.shape[0]) if log_kpn is None else log_kpn.double().numpy()
+    n, k = noise.shape
+    total = 0.0
+    for i in range(n):
+        qhat = sum(c[j] * r[int(ctx[i, j])] for j in range(ctx.shape[1]))
+        s_all = qhat @ q.T + b
+        if normalise:
+            s_all = s_all - np.log(np.exp(s_all).sum())
+        d = s_all - lk
+        pos = -np.log(1 / (1 + np.exp(-d[int(tgt[i])])))
+        neg = [-np.log(1 - 1 / (1 + np.exp(-d[int(noise[i, j])]))) for j in range(k)]
+        total += pos + (np.sum(neg) if reduction == "sum" else np.mean(neg))
+    return total / n
+
+
 def test_nce_loss_equals_a_direct_computation():
     torch.manual_seed(0)
-    m = model.LogBilinear(7, model.TextModelConfig(dim=3, half=2, init_std=0.7))
+    m = model.LogBilinear(7, model.TextModelConfig(dim=3, half=2, init="normal", init_std=0.7))
     with torch.no_grad():
         m.c.copy_(torch.randn(4, 3))
         m.b.copy_(torch.randn(7))
     ctx = torch.randint(7, (5, 4))
     tgt = torch.randint(7, (5,))
     noise = torch.randint(7, (5, 6))
-    got = float(model.nce_loss(m, ctx, tgt, noise).detach())
-    q, r, c, b = (x.detach().double().numpy() for x in (m.q, m.r, m.c, m.b))
-    total = 0.0
-    for n in range(5):
-        qhat = sum(c[i] * r[int(ctx[n, i])] for i in range(4))
-        s = float(qhat @ q[int(tgt[n])] + b[int(tgt[n])])
-        total -= np.log(1 / (1 + np.exp(-s)))
-        for j in range(6):
-            w = int(noise[n, j])
-            total -= np.log(1 - 1 / (1 + np.exp(-(qhat @ q[w] + b[w]))))
-    assert np.isclose(got, total / 5, rtol=1e-5)
-    # with the [MT] shift −log(k·p_noise(w)) and the exact normaliser (training's default)
     log_kpn = torch.log(6 * torch.softmax(torch.randn(7), 0))
-    got = float(model.nce_loss(m, ctx, tgt, noise, log_kpn, normalise=True).detach())
-    lk = log_kpn.double().numpy()
-    total = 0.0
-    for n in range(5):
-        qhat = sum(c[i] * r[int(ctx[n, i])] for i in range(4))
-        s_all = qhat @ q.T + b
-        logp = s_all - np.log(np.exp(s_all).sum())
-        d = logp[int(tgt[n])] - lk[int(tgt[n])]
-        total -= np.log(1 / (1 + np.exp(-d)))
-        for j in range(6):
-            w = int(noise[n, j])
-            total -= np.log(1 - 1 / (1 + np.exp(-(logp[w] - lk[w]))))
-    assert np.isclose(got, total / 5, rtol=1e-5)
+    values = {}
+    for shift in (None, log_kpn):
+        for normalise in (False, True):
+            for reduction in ("mean", "sum"):
+                got = float(model.nce_loss(m, ctx, tgt, noise, shift, normalise, reduction).detach())
+                want = _direct_nce(m, ctx, tgt, noise, shift, normalise, reduction)
+                assert np.isclose(got, want, rtol=1e-5), (shift is not None, normalise, reduction)
+                values[shift is not None, normalise, reduction] = got
+    # the default is the notebook's: bare score, mean over the noise words, no normaliser
+    assert np.isclose(float(model.nce_loss(m, ctx, tgt, noise).detach()), values[False, False, "mean"])
+    # the variants differ (each setting reaches the loss): mean ≠ sum with k = 6 noise words
+    assert values[False, False, "sum"] > values[False, False, "mean"] + 0.1
+    with pytest.raises(ValueError, match="reduction"):
+        model.nce_loss(m, ctx, tgt, noise, reduction="max")
     # all_scores agrees with score
     qhat = m.context(ctx)
     assert torch.allclose(m.all_scores(ctx)[torch.arange(5), tgt], m.score(qhat, tgt), atol=1e-6)
+
+
+def test_training_passes_the_loss_settings_through():
+    # one step of SGD from the same start: the settings reach the loss (different updates), and the
+    # defaults are the notebook's
+    defaults = training.TextTrainConfig()
+    assert (defaults.steps, defaults.batch_size, defaults.lr, defaults.noise_samples) == (50_000, 200, 0.003, 25)
+    assert (defaults.noise_shift, defaults.noise_reduction, defaults.normaliser) == (False, "mean", "none")
+    w = np.random.default_rng(0).integers(0, 9, size=(300, 5))
+    noise = model.noise_distribution(torch.as_tensor(w[:, 2]), 9, "unigram")
+    after = {}
+    for red in ("mean", "sum"):
+        m = model.build_model(9, model.TextModelConfig(init="normal"), seed=0)
+        cfg = training.TextTrainConfig(steps=1, batch_size=32, lr=0.1, optimizer="sgd", noise_reduction=red)
+        training.train_text(m, torch.as_tensor(w), noise, cfg, torch.Generator().manual_seed(1))
+        after[red] = m.q.detach().clone()
+    assert not torch.allclose(after["mean"], after["sum"])
+    with pytest.raises(ValueError, match="noise_reduction"):
+        training.TextTrainConfig(noise_reduction="max")
+
+
+def test_the_bare_score_is_read_with_the_noise_offset():
+    # a score at the notebook loss's optimum, s = log p(w | h) − log p_noise(w) (+ const), is the
+    # conditional only after adding log p_noise back; with the shift, s is the conditional itself
+    rng = np.random.default_rng(0)
+    logits = torch.as_tensor(rng.standard_normal((40, 6)))  # 40 contexts × 6 words: log p up to Z(h)
+    log_p = torch.log_softmax(logits, 1)
+    p_noise = torch.softmax(torch.as_tensor(rng.standard_normal(6) * 2), 0)
+    held = np.column_stack([np.repeat(np.arange(40)[:, None], 2, 1), rng.integers(0, 6, 40),
+                            np.repeat(np.arange(40)[:, None], 2, 1)])  # context ids = the row of logits
+
+    def nll(score):
+        return training.heldout_nll(lambda ctx: score[ctx[:, 0]], held)
+
+    truth = nll(log_p)
+    bare = log_p - torch.log(p_noise) - 3.0
+    off = training.implied_score_offset(p_noise, training.TextTrainConfig(noise_shift=False))
+    assert np.isclose(nll(bare + off), truth, atol=1e-6) and nll(bare) > truth + 0.05
+    assert training.implied_score_offset(p_noise, training.TextTrainConfig(noise_shift=True)) is None
+
+
+def test_notebook_initialisation():
+    m = model.build_model(500, model.TextModelConfig(dim=2, half=2), seed=0)  # init notebook: the default
+    for name, bound in (("r", 0.001), ("q", 0.05), ("b", 0.05)):
+        x = getattr(m, name).detach()
+        assert x.abs().max() <= bound and x.abs().max() > 0.9 * bound, name  # U(−bound, bound)
+    assert 0 < m.c.detach().abs().max() <= 0.001
+    assert abs(float(m.q.detach().mean())) < 0.01 and m.c.shape == (4, 2)
+    n = model.build_model(500, model.TextModelConfig(init="normal", init_std=0.1), seed=0)
+    assert torch.equal(n.c.detach(), torch.ones(4, 2)) and torch.equal(n.b.detach(), torch.zeros(500))
+    assert 0.08 < float(n.q.detach().std()) < 0.12
+    assert torch.equal(model.build_model(500, model.TextModelConfig(), seed=0).q, m.q)  # seeded
+    with pytest.raises(ValueError, match="init"):
+        model.TextModelConfig(init="xavier")
 
 
 def test_noise_distributions():
@@ -165,7 +226,10 @@ def test_training_lowers_the_loss_is_seeded_and_learns_the_truth():
              half=2, eval_fraction=0.1, seed=0, path="", lowercase=True)
     w, held, vocab, truth = corpus.build_corpus(p)
     noise = model.noise_distribution(torch.as_tensor(w[:, 2]), 30, "unigram")
-    mcfg, tcfg = model.TextModelConfig(dim=2), training.TextTrainConfig(steps=600, batch_size=256, lr=0.03)
+    # the demo's loss (exact normaliser, [MT]'s shift and sum): consistent for a softmax-generated truth
+    mcfg = model.TextModelConfig(dim=2, init="normal")
+    tcfg = training.TextTrainConfig(steps=600, batch_size=256, lr=0.03, normaliser="exact", noise_shift=True,
+                                    noise_reduction="sum")
     runs = {s: training.train_seed(w, 30, noise, mcfg, tcfg, s, torch.device("cpu")) for s in (0, 1)}
     again = training.train_seed(w, 30, noise, mcfg, tcfg, 0, torch.device("cpu"))
     assert all(torch.equal(again[1][k], runs[0][1][k]) for k in runs[0][1])

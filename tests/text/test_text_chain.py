@@ -39,9 +39,9 @@ TEXT = {
     "enabled": True, "seeds": [0, 1], "axes": {"rank": [2, 1]},
     "corpus": {"source": "generated", "path": "", "lowercase": True, "vocab_size": 25, "n_windows": 8000,
                "true_dim": 2, "rank": 2, "zipf": 0.5, "signal": 3.0, "half": 2, "eval_fraction": 0.05, "seed": 0},
-    "model": {"dim": 2, "init_std": 0.1},
+    "model": {"dim": 2, "init": "normal", "init_std": 0.1},
     "train": {"steps": 300, "batch_size": 256, "lr": 0.05, "optimizer": "adam", "noise": "unigram",
-              "noise_samples": 25, "normaliser": "exact"},
+              "noise_samples": 25, "normaliser": "exact", "noise_shift": True, "noise_reduction": "sum"},
     "compare": {"min_count": 5, "seed": 0, "figure_words": 8},
 }
 

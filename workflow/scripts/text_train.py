@@ -10,15 +10,18 @@ from linid.pipeline.tracking import job_run
 from linid.runtime import pick_device
 from linid.text.corpus import load_corpus
 from linid.text.model import LogBilinear, TextModelConfig, noise_distribution
-from linid.text.training import TextTrainConfig, heldout_nll, train_seed
+from linid.text.training import TextTrainConfig, heldout_nll, implied_score_offset, train_seed
 
 log = logging.getLogger("linid.text_train")
 
 
-def _scores(vocab_size: int, mcfg: TextModelConfig, state: dict):
+def _scores(vocab_size: int, mcfg: TextModelConfig, state: dict, offset):
+    """The model's conditional as scores (the learned score + the implied offset, if any)."""
     model = LogBilinear(vocab_size, mcfg)
     model.load_state_dict(state)
-    return model.all_scores
+    if offset is None:
+        return model.all_scores
+    return lambda ctx: model.all_scores(ctx) + offset
 
 
 def main(smk) -> None:
@@ -27,7 +30,8 @@ def main(smk) -> None:
     meta = read_json(smk.input.meta)
     cell = smk.params.cell
     windows, held, vocab, _ = load_corpus(smk.input.corpus)
-    mcfg = TextModelConfig(dim=cell["model"]["dim"], half=windows.shape[1] // 2, init_std=cell["model"]["init_std"])
+    mcfg = TextModelConfig(dim=cell["model"]["dim"], half=windows.shape[1] // 2, init=cell["model"]["init"],
+                           init_std=cell["model"]["init_std"])
     tcfg = TextTrainConfig(**cell["train"])
     device = pick_device(require_gpu=smk.resources.get("gpu", 0) > 0, allow_cpu=smk.params.allow_cpu)
     log.info("cell %s seed %d on %s: %d windows, V = %d", smk.wildcards.tcell, cell["seed"], device,
@@ -38,8 +42,9 @@ def main(smk) -> None:
         init, state, summary = train_seed(windows, len(vocab), noise, mcfg, tcfg, cell["seed"], device)
         for step, loss in summary.pop("curve"):
             run.log_metrics({"loss": loss}, step=step)
-        summary["heldout_nll"] = heldout_nll(_scores(len(vocab), mcfg, state), held)
-        summary["heldout_nll_untrained"] = heldout_nll(_scores(len(vocab), mcfg, init), held)
+        offset = implied_score_offset(noise, tcfg)
+        summary["heldout_nll"] = heldout_nll(_scores(len(vocab), mcfg, state, offset), held)
+        summary["heldout_nll_untrained"] = heldout_nll(_scores(len(vocab), mcfg, init, offset), held)
         log.info("loss %.4f; held-out nats %.4f (untrained %.4f, corpus truth %s), %.1f s", summary["final_loss"],
                  summary["heldout_nll"], summary["heldout_nll_untrained"], meta["truth_nll"], summary["seconds"])
         run.log_metrics({k: v for k, v in summary.items() if k != "seed"})
