@@ -481,7 +481,7 @@ def test_svcca_protocol_matches_layers_from_the_end_or_by_name():
 
 
 def test_svcca_figure_is_one_panel_per_k_with_the_mean_over_pairs(tmp_path, monkeypatch):
-    from linid.byo import figures
+    from linid.report import byo_figures as figures
 
     rows = [{"model_a": a, "model_b": b, "layer_a": "h", "layer_b": "h", "offset": off, "k": k, "index": i,
              "rho": rho} for (a, b), rho in ((("s", "m"), 0.9), (("m", "l"), 0.5))
