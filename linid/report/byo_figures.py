@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from linid.report.style import cell_colors, check, save
 
@@ -180,6 +181,7 @@ def svcca_panels(table: pd.DataFrame, stem: str | Path, offsets=(-1, -5, -9, -13
                 ax.plot(mean.index, mean.to_numpy(), color=f"C{i}", lw=1.4, label=_layer_label(off))
         ax.set_title(f"{k} principal components", fontsize=10)
         ax.set_xlabel("CCA coefficient index")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, 1.02)
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel(f"mean correlation coefficient ({n_pairs} pair{'s' if n_pairs != 1 else ''})")
