@@ -113,11 +113,11 @@ def test_an_image_file_the_stages_cannot_use_is_named_at_the_door(tmp_path, make
 
 
 def test_a_pickled_array_read_names_file_and_key(tmp_path):
-    from linid.images.data import DatasetFormatError, _Source
+    from linid.images.source import DatasetFormatError, Source
 
     path, _ = _pickled(tmp_path)
     with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(path))}: key 'factor_names'"):
-        _Source(path).read("factor_names")
+        Source(path).read("factor_names")
 
 
 def test_image_sizes_are_checked_against_the_file_and_the_stages(tmp_path):

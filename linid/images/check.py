@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from linid.images.data import (
+from linid.images.source import (
     MPI3D_N,
     DatasetFormatError,
-    _expect,
-    _same_length,
-    _Source,
+    Source,
+    expect,
+    same_length,
 )
 
 #: the encoders' input size (linid.images.models.IMAGE_SIZE; kept here to stay torch-free)
@@ -37,7 +37,7 @@ DSPRITES_IMAGES = 737_280
 BATCHNORM_MODELS = ("mlp", "cnn")
 
 
-def _pickled(src: _Source) -> None:
+def _pickled(src: Source) -> None:
     for key, (_, dtype) in src.meta.items():
         if dtype.hasobject and src.kind == "npz":
             raise DatasetFormatError(
@@ -48,20 +48,20 @@ def _pickled(src: _Source) -> None:
 
 def _header(path: Path, layout: str) -> tuple[int, tuple[int, ...]]:
     """(images, (C, H, W)) from the headers of ``path`` in ``layout``; DatasetFormatError else."""
-    src = _Source(path)
+    src = Source(path)
     _pickled(src)
     if layout == "dsprites":
-        n = _expect(src, "imgs", (None, 64, 64), "uint8 images [n, 64, 64] with values {0, 1}", "ub")[0]
-        _same_length(src, n, "latents_values", _expect(
+        n = expect(src, "imgs", (None, 64, 64), "uint8 images [n, 64, 64] with values {0, 1}", "ub")[0]
+        same_length(src, n, "latents_values", expect(
             src, "latents_values", (None, 6), "float [n, 6] (color, shape, scale, orientation, posX, "
             "posY)", "f")[0])
         return n, (1, 64, 64)
     if layout in ("shapes3d", "mpi3d", "mpi3d_real"):
-        n = _expect(src, "images", (None, 64, 64, 3), "uint8 images [n, 64, 64, 3]", "u")[0]
+        n = expect(src, "images", (None, 64, 64, 3), "uint8 images [n, 64, 64, 3]", "u")[0]
         if layout == "shapes3d":
-            _same_length(src, n, "labels", _expect(src, "labels", (None, 6), "float [n, 6]", "f")[0])
+            same_length(src, n, "labels", expect(src, "labels", (None, 6), "float [n, 6]", "f")[0])
         elif src.has("indices"):
-            _same_length(src, n, "indices", _expect(src, "indices", (None,), "integer grid rows [n]", "iu")[0])
+            same_length(src, n, "indices", expect(src, "indices", (None,), "integer grid rows [n]", "iu")[0])
         elif n != MPI3D_N:
             raise DatasetFormatError(
                 f"{src.path}: key 'images': expected the full grid of {MPI3D_N} images, got {n}; a "
@@ -72,7 +72,7 @@ def _header(path: Path, layout: str) -> tuple[int, tuple[int, ...]]:
     if len(got) not in (3, 4):
         raise DatasetFormatError(f"{src.path}: key 'images': expected [n, H, W], [n, H, W, C] or "
                                  f"[n, C, H, W], got shape {got}")
-    _expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
+    expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
     n = got[0]
     if len(got) == 3:
         chw = (1, *got[1:])
@@ -83,8 +83,8 @@ def _header(path: Path, layout: str) -> tuple[int, tuple[int, ...]]:
     else:
         raise DatasetFormatError(f"{src.path}: key 'images': expected 1 or 3 channels first or last, "
                                  f"got shape {got}")
-    fshape = _expect(src, "factors", (None, None), "float factors [n, k]", "fiu")
-    _same_length(src, n, "factors", fshape[0])
+    fshape = expect(src, "factors", (None, None), "float factors [n, k]", "fiu")
+    same_length(src, n, "factors", fshape[0])
     names = src.strings("factor_names", f"a string array of {fshape[1]} factor names", False)
     if len(names) != fshape[1]:
         raise DatasetFormatError(f"{src.path}: key 'factor_names': expected {fshape[1]} names "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import minmax_scale
 
-from linid.images import data, dsprites
+from linid.images import data, dsprites, source
 from linid.images.data import DatasetFormatError, ImageDataset
 
 RNG = np.random.default_rng(0)
@@ -172,11 +172,11 @@ def test_generic_grey_images_without_channel_axis(tmp_path):
 def test_csi_roles_are_the_official_ones():
     """Every data set's roles name each fb factor exactly once (smallNORB: instance is 'other')."""
     for name, names in data.FACTOR_NAMES.items():
-        r = data._roles(name, names)
+        r = source.roles(name, names)
         listed = (r["categorical"],) + r["continuous"] + r["periodic"] + r["other"]
         assert sorted(listed) == sorted(names), name
     assert data.CSI_ROLES["smallnorb"]["categorical"] == ("category", "instance")
-    assert data._roles("smallnorb", data.FACTOR_NAMES["smallnorb"])["categorical"] == "category"
+    assert source.roles("smallnorb", data.FACTOR_NAMES["smallnorb"])["categorical"] == "category"
     assert data.NUM_CHANNELS == {"dsprites": 1, "shapes3d": 3, "mpi3d": 3, "mpi3d_real": 3,
                                  "cars3d": 3, "smallnorb": 1}
 
