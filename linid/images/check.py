@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linid.images.names import DSPRITES_IMAGES, IMAGE_SIZE
 from linid.images.source import (
     MPI3D_N,
     DatasetFormatError,
@@ -29,10 +30,6 @@ from linid.images.source import (
     same_length,
 )
 
-#: the encoders' input size (linid.images.models.IMAGE_SIZE; kept here to stay torch-free)
-IMAGE_SIZE = 64
-#: images a rendered dSprites grid holds (linid.images.dsprites.N_IMAGES)
-DSPRITES_IMAGES = 737_280
 #: models with BatchNorm layers (a training batch of one image leaves their statistics undefined)
 BATCHNORM_MODELS = ("mlp", "cnn")
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from linid.core.io import atomic_path
+from linid.images.names import DSPRITES_IMAGES, DSPRITES_LATENT_SIZES, IMAGE_SIZE
 
 LATENT_NAMES: tuple[str, ...] = ("color", "shape", "scale", "orientation", "posX", "posY")
-LATENT_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)
-N_IMAGES: int = int(np.prod(LATENT_SIZES))  # 737,280
-IMAGE_SIZE: int = 64
+LATENT_SIZES: tuple[int, ...] = DSPRITES_LATENT_SIZES
+N_IMAGES: int = DSPRITES_IMAGES  # 737,280
 
 #: the official factor levels (``latents_values`` takes its columns from these), by factor
 LATENT_LEVELS: tuple[np.ndarray, ...] = (

@@ -30,10 +30,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from linid.images.names import MODELS, architecture
+from linid.images.names import IMAGE_SIZE, MODELS, architecture
 
 FEATURES = 512
-IMAGE_SIZE = 64
 
 
 class BasicBlock(nn.Module):

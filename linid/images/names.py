@@ -4,6 +4,8 @@ what an epoch of each costs (torch-free: the workflow reads them when it parses 
 
 from __future__ import annotations
 
+import math
+
 MODELS = ("pixels", "linear", "mlp", "cnn")
 TRAINED = ("linear", "mlp", "cnn")
 #: suffix of a trained model type's control: the same encoder, untrained (its seed's initial weights)
@@ -33,3 +35,10 @@ def encoder(name: str) -> str:
     """``input`` (the pixels), ``trained`` or ``untrained`` (a control at initialisation)."""
     base = architecture(name)
     return "input" if base == "pixels" else ("untrained" if name != base else "trained")
+
+#: the encoders' input size: every layout's images are 64 × 64 (csi's get_model)
+IMAGE_SIZE = 64
+#: the dSprites grid (color, shape, scale, orientation, posX, posY), row-major, posY fastest
+DSPRITES_LATENT_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)
+#: images of the full dSprites grid: 737,280
+DSPRITES_IMAGES: int = math.prod(DSPRITES_LATENT_SIZES)

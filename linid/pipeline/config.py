@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from linid.images.names import DSPRITES_IMAGES
 from linid.pipeline.cells import sweep_cells
 
 
@@ -403,8 +404,6 @@ def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
     return out
 
 
-#: images a rendered dSprites grid holds (linid.images.dsprites.N_IMAGES; kept here to stay import-light)
-DSPRITES_IMAGES = 737_280
 
 
 def image_problems(images: dict) -> list[str]:

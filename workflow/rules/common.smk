@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.utils import validate
 
 from linid.family.config import AngleData
-from linid.images.names import EPOCH_COST, UNTRAINED, untrained
+from linid.images.names import DSPRITES_IMAGES, EPOCH_COST, UNTRAINED, untrained
 from linid.names import CELL_AXES, GRID_AXES, HEADS, LAYERS
 from linid.pipeline.cells import cell_steps, expand, family_cells, sweep_base
 from linid.pipeline.cluster import slurm_preflight
@@ -619,7 +619,7 @@ def image_fraction(dataset):
     if d["subsample"] is None:
         return 1.0
     if d["layout"] == "dsprites":
-        return d["subsample"] / 737_280
+        return d["subsample"] / DSPRITES_IMAGES
     return float("nan")  # the file's size is known only once it is read
 
 
