@@ -1,0 +1,215 @@
+"""Checks of a config that a JSON schema cannot express: finite numbers, integers written without a
+decimal point, and the cross-field constraints of every experiment (sizes a statistic needs, files a
+stage reads, read from headers at parse time). Each returns one message per problem, naming the key;
+:func:`linid.pipeline.config.check_config` raises them together."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from linid.images.names import DSPRITES_IMAGES
+from linid.pipeline.cells import sweep_cells
+
+
+def non_finite_numbers(config: Any, where: str = "") -> list[str]:
+    """Every NaN or ±inf in the config (JSON schema's ``number`` lets them through every bound)."""
+    out = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            out += non_finite_numbers(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            out += non_finite_numbers(value, f"{where}[{i}]")
+    elif isinstance(config, float) and not math.isfinite(config):
+        out.append(f"config key {where} = {config!r}: must be a finite number")
+    return out
+
+
+def float_integers(config: Any, schema: dict, root: dict | None = None, where: str = "") -> list[str]:
+    """Every float where the schema wants an integer: JSON schema counts 1000.0 as an integer, and a
+    float step count or seed crashes inside a job."""
+    root = root or schema
+    while "$ref" in schema:
+        schema = {**root["$defs"][schema["$ref"].split("/")[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    out = []
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "integer" in types and "number" not in types and isinstance(config, float):
+        out.append(f"config key {where} = {config!r}: must be an integer (no decimal point)")
+    for alternative in schema.get("oneOf", []):
+        out += float_integers(config, alternative, root, where)
+    if isinstance(config, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in config.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                out += float_integers(value, sub, root, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(config):
+            out += float_integers(value, schema["items"], root, f"{where}[{i}]")
+    return sorted(set(out))
+
+
+def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
+    """Checks a schema cannot express: finite numbers, integers without a decimal point (with the
+    schema), cross-field constraints."""
+    out = non_finite_numbers(config) + (float_integers(config, schema) if schema else [])
+    if out:
+        return out
+    sim = config.get("simulation") or {}
+    sim_on = sim.get("enabled", True)
+    fam_on = (config.get("family") or {}).get("enabled", False)
+    if sim_on and not sim.get("sweeps"):
+        out.append(
+            "config key simulation.sweeps: missing; give at least one sweep, or set "
+            "simulation.enabled: false"
+        )
+    images = config.get("images") or {}
+    byo = config.get("byo") or {}
+    text = config.get("text") or {}
+    if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled") or text.get("enabled")):
+        out.append("config: nothing to run (simulation, family, images, byo and text are all disabled)")
+    out += image_problems(images)
+    out += text_problems(text)
+    out += byo_problems(byo, images)
+    data = sim.get("data") or {}
+    for name, sweep in (sim.get("sweeps") or {}).items():
+        axes = sweep.get("axes") or {}
+        for c in sweep_cells(sweep):
+            if c["n_classes"] > c["n_instances"]:
+                out.append(
+                    f"config key simulation.sweeps.{name}: a cell has n_classes = {c['n_classes']} "
+                    f"> n_instances = {c['n_instances']} (every class needs an instance; raise "
+                    f"base.n_instances or axes.n_instances)"
+                )
+        if sweep.get("design", "grid") == "grid" and not axes:
+            out.append(f"config key simulation.sweeps.{name}.axes: a grid sweep needs at least one axis")
+    probe = sim.get("probe") or {}
+    if sim_on:
+        out += probe_size_problems(probe, sim.get("sweeps") or {})
+    need = probe.get("n_affine", 8192) + probe.get("n_linear", 4096)
+    if data.get("n_eval", need) < need:
+        out.append(
+            f"config key simulation.data.n_eval = {data.get('n_eval')}: must be >= "
+            f"probe.n_affine + probe.n_linear = {need}"
+        )
+    return out
+
+
+def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
+    """Probe sizes that leave a statistic undefined: the affine fit (d + 1 coefficients per latent)
+    on the fit half of n_affine, the kNN control's neighbours in that half, R²_o on n_linear rows."""
+    dims = [c["latent_dim"] for sweep in sweeps.values() for c in sweep_cells(sweep)]
+    if not dims:
+        return []
+    d = max(dims)
+    n_affine, n_linear = probe.get("n_affine", 8192), probe.get("n_linear", 4096)
+    k = probe.get("knn_neighbors", 10)
+    out = []
+    if n_affine // 2 < d + 2:
+        out.append(f"config key simulation.probe.n_affine = {n_affine}: its fit half must hold at least "
+                   f"d + 2 = {d + 2} rows (an affine map of d = {d} has d + 1 coefficients, and R² "
+                   f"needs a spread); use at least {2 * (d + 2)}")
+    elif k > n_affine // 2:
+        out.append(f"config key simulation.probe.knn_neighbors = {k}: more neighbours than the "
+                   f"{n_affine // 2} rows of n_affine's fit half")
+    if n_linear < d + 1:
+        out.append(f"config key simulation.probe.n_linear = {n_linear}: R²_o of d = {d} latents needs at "
+                   f"least d + 1 = {d + 1} rows")
+    return out
+
+
+
+
+def image_problems(images: dict) -> list[str]:
+    """The image experiment's cross-field checks: datasets given, files present, sizes possible."""
+    if not images.get("enabled"):
+        return []
+    out = []
+    datasets = images.get("datasets") or {}
+    if not datasets:
+        out.append("config key images.datasets: empty; give at least one dataset, or set images.enabled: false")
+    for name, d in datasets.items():
+        where = f"config key images.datasets.{name}"
+        layout, path = d.get("layout", "dsprites"), d.get("path", "")
+        if not path:
+            if layout != "dsprites":
+                out.append(f"{where}.path: empty, but only the dsprites layout can be rendered here; give the "
+                           f"{layout} file's path")
+                continue
+            elif (d.get("subsample") or 0) > DSPRITES_IMAGES:
+                out.append(f"{where}.subsample = {d['subsample']}: the dSprites grid has {DSPRITES_IMAGES} images")
+                continue
+        elif not Path(path).is_file():
+            out.append(f"{where}.path = {path!r}: no such file")
+            continue
+        from linid.images.check import dataset_problems  # headers and cheap statistics, no torch
+
+        out += dataset_problems(name, d, images)
+    return out
+
+
+def text_problems(text: dict) -> list[str]:
+    """The text experiment's corpus file and cells (only when it is enabled)."""
+    if not text.get("enabled"):
+        return []
+    from linid.text.cells import cell_problems, text_cells
+
+    corpus = text.get("corpus") or {}
+    source = corpus.get("source", "generated")
+    out = []
+    if source != "generated":
+        path = corpus.get("path", "")
+        if not path:
+            out.append(f"config key text.corpus.path: source {source} needs the corpus file")
+        elif not Path(path).is_file():
+            out.append(f"config key text.corpus.path = {path!r}: no such file")
+        elif source == "ids" and not path.endswith(".npy"):
+            out.append(f"config key text.corpus.path = {path!r}: source ids reads a .npy file of token ids")
+    try:
+        out += cell_problems(text_cells(text))
+    except ValueError as err:
+        out.append(str(err))
+    return out
+
+
+def byo_problems(byo: dict, images: dict) -> list[str]:
+    """Bring-your-own checks that need no file contents (the files' own checks run in common.smk)."""
+    if not byo.get("enabled"):
+        return []
+    source = byo.get("source", "files")
+    out = []
+    if source == "files":
+        models = byo.get("models") or {}
+        if len(models) < 2:
+            out.append(f"config key byo.models: {len(models)} model(s); the comparisons need at least 2")
+        for name, path in models.items():
+            if not Path(path).is_file():
+                out.append(f"config key byo.models.{name} = {path!r}: no such file")
+        if byo.get("factors") and not Path(byo["factors"]).is_file():
+            out.append(f"config key byo.factors = {byo['factors']!r}: no such file")
+    else:
+        if byo.get("models") or byo.get("factors"):
+            out.append(f"config key byo.source = {source}: the models and factors come from that source; "
+                       "leave byo.models and byo.factors empty (or use source: files)")
+    if source == "images":
+        name = byo.get("images_dataset", "")
+        exp = images.get("export_activations") or {}
+        if not (images.get("enabled") and exp.get("enabled")):
+            out.append("config key byo.source = images: needs images.enabled and images.export_activations.enabled")
+        if name not in (images.get("datasets") or {}):
+            out.append(f"config key byo.images_dataset = {name!r}: not one of images.datasets "
+                       f"({', '.join(images.get('datasets') or {}) or 'none'})")
+        rows = exp.get("rows", 2000)
+        k = byo.get("svcca_k")
+        if k is None or k > rows // 2:
+            out.append(f"config key byo.svcca_k = {k}: with source images, layers are far wider than the "
+                       f"{rows} exported rows (pixels: 4096 per channel, features: 512), and CCA overfits "
+                       f"beyond rows/2 columns; set byo.svcca_k <= {rows // 2} (e.g. 20) so that wide layers "
+                       "are reduced to their top principal directions, or export more rows")
+        n_models = len(images.get("models") or ["pixels", "mlp", "cnn"]) * len(images.get("seeds") or [0, 1, 2])
+        if n_models < 2:
+            out.append("config key byo.source = images: the image experiment has fewer than 2 models to compare")
+    return out
