@@ -16,23 +16,20 @@ arrays are read whole.
 from __future__ import annotations
 
 import math
-import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
 
-from linid.core.npz import read_npy_header
+from linid.core.npz import NpzEntry, Unreadable, count_nonfinite, describe, load_member, npz_index
 
 Array = NDArray[np.float64]
 
 FACTOR_KEYS = ("continuous", "continuous_names", "binary", "binary_names", "labels")
 ORDER_KEY = "layers"
 _NUMERIC = "biuf"  # dtype kinds accepted for numbers: bool, int, uint, float
-_CHUNK_BYTES = 1 << 24  # 16 MiB per read when streaming a layer for NaN/inf
 
 
 @dataclass(frozen=True)
@@ -54,97 +51,11 @@ class Factors:
         return None
 
 
-# ----------------------------------------------------------------------------- npz internals
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """What the ``.npy`` header of one archive member says."""
-
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    fortran: bool
-
-
-class _Unreadable(Exception):
-    """The file is not a readable ``.npz`` archive (message says why)."""
-
-
-def _read_header(f: IO[bytes]) -> _Entry:
-    shape, dtype, fortran = read_npy_header(f)
-    return _Entry(shape, dtype, fortran)
-
-
-def _index(path: Path) -> dict[str, _Entry]:
-    """Array name → header of every member of the ``.npz`` at ``path``, in archive order."""
-    if not path.exists():
-        raise _Unreadable("file does not exist")
-    if not path.is_file():
-        raise _Unreadable("is not a regular file")
-    try:
-        with path.open("rb") as f:
-            head = f.read(6)
-        if head == b"\x93NUMPY":
-            raise _Unreadable(
-                "is a single .npy array, not an .npz archive (write it with np.savez)"
-            )
-        out: dict[str, _Entry] = {}
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    raise _Unreadable(
-                        f"member {info.filename!r} is not a .npy array: not an np.savez archive"
-                    )
-                with zf.open(info) as member:
-                    try:
-                        out[info.filename[: -len(".npy")]] = _read_header(member)
-                    except ValueError as e:
-                        raise _Unreadable(
-                            f"member {info.filename!r} is not a .npy array: {e}"
-                        ) from None
-        return out
-    except zipfile.BadZipFile:
-        raise _Unreadable("is not an .npz archive (np.savez / np.savez_compressed)") from None
-    except OSError as e:
-        raise _Unreadable(f"cannot be read: {e}") from None
-
-
-def _chunks(path: Path, key: str, entry: _Entry) -> Iterator[np.ndarray]:
-    """The values of one member as flat arrays of at most ~16 MiB (memory order, any layout)."""
-    itemsize = entry.dtype.itemsize
-    total = int(np.prod(entry.shape)) * itemsize
-    step = max(itemsize, _CHUNK_BYTES // itemsize * itemsize)
-    with zipfile.ZipFile(path) as zf, zf.open(key + ".npy") as f:
-        _read_header(f)
-        done = 0
-        while done < total:
-            buf = f.read(min(step, total - done))
-            if not buf:
-                break
-            done += len(buf)
-            yield np.frombuffer(buf, dtype=entry.dtype)
-
-
-def _count_nonfinite(path: Path, key: str, entry: _Entry) -> int:
-    if entry.dtype.kind != "f":
-        return 0
-    return sum(int(c.size - np.count_nonzero(np.isfinite(c))) for c in _chunks(path, key, entry))
-
-
-def _load(path: Path, key: str) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as z:
-        return np.asarray(z[key])
-
-
-def _describe(entry: _Entry) -> str:
-    return f"shape {entry.shape}, dtype {entry.dtype}"
-
-
 # ----------------------------------------------------------------------------- checks
 
 
 def _check_names(
-    where: str, path: Path, idx: dict[str, _Entry], data_key: str, width: int | None
+    where: str, path: Path, idx: dict[str, NpzEntry], data_key: str, width: int | None
 ) -> list[str]:
     """Problems of ``<data_key>_names``: str 1-D, one unique name per column of ``data_key``."""
     key = f"{data_key}_names"
@@ -156,19 +67,19 @@ def _check_names(
     if e.dtype.kind not in "US" or len(e.shape) != 1:
         return [
             f"{where}: '{key}' must be a 1-D str array (np.array(names, dtype=str)), "
-            f"got {_describe(e)}"
+            f"got {describe(e)}"
         ]
-    names = [str(s) for s in _load(path, key)]
+    names = [str(s) for s in load_member(path, key)]
     if len(names) != width:
         return [f"{where}: '{key}' has {len(names)} name(s) but '{data_key}' has {width} column(s)"]
     dup = sorted({s for s in names if names.count(s) > 1})
     return [f"{where}: '{key}' repeats name(s) {dup}"] if dup else []
 
 
-def _factor_names(path: Path, idx: dict[str, _Entry], data_key: str, width: int) -> list[str]:
+def _factor_names(path: Path, idx: dict[str, NpzEntry], data_key: str, width: int) -> list[str]:
     key = f"{data_key}_names"
     if key in idx:
-        return [str(s) for s in _load(path, key)]
+        return [str(s) for s in load_member(path, key)]
     return [f"{data_key}_{j}" for j in range(width)]
 
 
@@ -176,8 +87,8 @@ def _check_factors(path: Path, rows: list[tuple[str, int]]) -> list[str]:
     """Problems of the factors file; appends (description, n_rows) of each factor array to rows."""
     where = f"factors file {path}"
     try:
-        idx = _index(path)
-    except _Unreadable as e:
+        idx = npz_index(path)
+    except Unreadable as e:
         return [f"{where}: {e}"]
     problems: list[str] = []
     unknown = [k for k in idx if k not in FACTOR_KEYS]
@@ -190,7 +101,7 @@ def _check_factors(path: Path, rows: list[tuple[str, int]]) -> list[str]:
     for e in idx.values():
         if e.dtype.hasobject:
             problems.append(
-                f"{where}: an array is a pickled object array ({_describe(e)}); save numbers as "
+                f"{where}: an array is a pickled object array ({describe(e)}); save numbers as "
                 "numeric arrays and names as np.array(names, dtype=str)"
             )
             return problems
@@ -203,14 +114,14 @@ def _check_factors(path: Path, rows: list[tuple[str, int]]) -> list[str]:
         if len(e.shape) != 2 or e.dtype.kind not in _NUMERIC:
             problems.append(
                 f"{where}: '{key}' must be a 2-D numeric array (n samples, factors), got "
-                f"{_describe(e)} (one factor: reshape to (n, 1))"
+                f"{describe(e)} (one factor: reshape to (n, 1))"
             )
             continue
         rows.append((f"{where}, array '{key}'", e.shape[0]))
         names_problems = _check_names(where, path, idx, key, e.shape[1])
         problems += names_problems
         names = _factor_names(path, idx, key, e.shape[1]) if not names_problems else None
-        values = _load(path, key)
+        values = load_member(path, key)
         if key == "continuous":
             bad = int(values.size - np.count_nonzero(np.isfinite(values)))
             if bad:
@@ -234,11 +145,11 @@ def _check_factors(path: Path, rows: list[tuple[str, int]]) -> list[str]:
         e = idx["labels"]
         if len(e.shape) != 1 or e.dtype.kind not in _NUMERIC:
             problems.append(
-                f"{where}: 'labels' must be a 1-D integer array (n,), got {_describe(e)}"
+                f"{where}: 'labels' must be a 1-D integer array (n,), got {describe(e)}"
             )
         else:
             rows.append((f"{where}, array 'labels'", e.shape[0]))
-            lab = _load(path, "labels")
+            lab = load_member(path, "labels")
             if lab.dtype.kind == "f" and not np.all(np.isfinite(lab) & (lab == np.round(lab))):
                 problems.append(f"{where}: 'labels' holds non-integer or NaN/inf values")
             elif np.unique(lab).size < 2:
@@ -246,7 +157,7 @@ def _check_factors(path: Path, rows: list[tuple[str, int]]) -> list[str]:
     return problems
 
 
-def _layer_order(path: Path, idx: dict[str, _Entry], where: str) -> tuple[list[str], list[str]]:
+def _layer_order(path: Path, idx: dict[str, NpzEntry], where: str) -> tuple[list[str], list[str]]:
     """(layer names in order, problems) from the optional ``layers`` array, else archive order."""
     arrays = [k for k in idx if k != ORDER_KEY]
     if ORDER_KEY not in idx:
@@ -255,9 +166,9 @@ def _layer_order(path: Path, idx: dict[str, _Entry], where: str) -> tuple[list[s
     if e.dtype.kind not in "US" or len(e.shape) != 1:
         return arrays, [
             f"{where}: '{ORDER_KEY}' is reserved for the layer order and must be a 1-D str array, "
-            f"got {_describe(e)}"
+            f"got {describe(e)}"
         ]
-    order = [str(s) for s in _load(path, ORDER_KEY)]
+    order = [str(s) for s in load_member(path, ORDER_KEY)]
     problems = []
     dup = sorted({s for s in order if order.count(s) > 1})
     if dup:
@@ -277,8 +188,8 @@ def _check_model(name: str, path: Path, rows: list[tuple[str, int]]) -> list[str
     """Problems of one model file; appends (description, n_rows) of each 2-D layer to rows."""
     where = f"model '{name}' ({path})"
     try:
-        idx = _index(path)
-    except _Unreadable as e:
+        idx = npz_index(path)
+    except Unreadable as e:
         return [f"{where}: {e}"]
     order, problems = _layer_order(path, idx, where)
     if not order:
@@ -286,7 +197,7 @@ def _check_model(name: str, path: Path, rows: list[tuple[str, int]]) -> list[str
     for layer in order:
         e = idx[layer]
         if e.dtype.kind not in _NUMERIC:
-            problems.append(f"{where}: layer '{layer}' is not numeric ({_describe(e)})")
+            problems.append(f"{where}: layer '{layer}' is not numeric ({describe(e)})")
             continue
         if len(e.shape) != 2:
             problems.append(
@@ -297,7 +208,7 @@ def _check_model(name: str, path: Path, rows: list[tuple[str, int]]) -> list[str
             problems.append(f"{where}: layer '{layer}' is empty (shape {e.shape})")
             continue
         rows.append((f"{where}, layer '{layer}'", e.shape[0]))
-        bad = _count_nonfinite(path, layer, e)
+        bad = count_nonfinite(path, layer, e)
         if bad:
             problems.append(f"{where}: layer '{layer}' holds {bad} NaN/inf value(s)")
     return problems
@@ -318,9 +229,9 @@ def _check_sizes(
     problems: list[str] = []
     tf = settings.get("test_fraction", 0.3)
     if factors_path is not None:
-        idx = _index(factors_path)
+        idx = npz_index(factors_path)
         if "binary" in idx and len(idx["binary"].shape) == 2:
-            values = _load(factors_path, "binary")
+            values = load_member(factors_path, "binary")
             names = _factor_names(factors_path, idx, "binary", values.shape[1])
             need = _minority_needed(tf)
             for j, name in enumerate(names):
@@ -335,7 +246,7 @@ def _check_sizes(
     widths: dict[str, tuple[str, int]] = {}
     n_rows = None
     for name, path in models.items():
-        idx = _index(Path(path))
+        idx = npz_index(Path(path))
         order, _ = _layer_order(Path(path), idx, "")
         for layer in order:
             shape = idx[layer].shape
@@ -414,7 +325,7 @@ def load_factors(path: str | Path) -> Factors:
     ]
     if problems:
         raise ValueError("invalid factors file:\n  " + "\n  ".join(problems))
-    idx = _index(path)
+    idx = npz_index(path)
     with np.load(path, allow_pickle=False) as z:
         cont = z["continuous"].astype(np.float64) if "continuous" in z else None
         binary = z["binary"].astype(np.int64) if "binary" in z else None
@@ -439,8 +350,8 @@ def load_model(path: str | Path) -> dict[str, Array]:
     path = Path(path)
     where = f"model file {path}"
     try:
-        idx = _index(path)
-    except _Unreadable as e:
+        idx = npz_index(path)
+    except Unreadable as e:
         raise ValueError(f"{where}: {e}") from None
     order, problems = _layer_order(path, idx, where)
     if problems:

@@ -427,7 +427,9 @@ def test_digits_cli(tmp_path):
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_nan_search_streams_in_chunks(tmp_path, monkeypatch, compressed):
-    monkeypatch.setattr(files, "_CHUNK_BYTES", 64)  # 8 float64 per read: many chunks
+    from linid.core import npz
+
+    monkeypatch.setattr(npz, "CHUNK_BYTES", 64)  # 8 float64 per read: many chunks
     _, models = _good(tmp_path)
     x = np.asfortranarray(_rng(1).standard_normal((40, 3)))
     x[39, 2] = np.nan  # the very last value read
