@@ -23,7 +23,20 @@ from tests.helpers import SNAKEMAKE, TINY, make_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
-LOCAL_RULES = {"aggregate_probes", "figures", "paper_comparison", "aggregate_pairs", "family_figures"}
+
+
+def _local_rules() -> set[str]:
+    """Rules marked ``localrule: True`` in workflow/rules (they run in the main process, not SLURM)."""
+    out = set()
+    for path in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"^(?=rule \w+:)", path.read_text(), flags=re.M):
+            m = re.match(r"rule (\w+):", block)
+            if m and re.search(r"^\s+localrule: True", block, flags=re.M):
+                out.add(m.group(1))
+    return out
+
+
+LOCAL_RULES = _local_rules()
 GPU_RULES = {"train", "extract_features", "family_train"}
 
 pytestmark = [
