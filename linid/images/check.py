@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linid.images.layouts.generic import factor_header
 from linid.images.names import DSPRITES_IMAGES, IMAGE_SIZE
 from linid.images.source import (
     MPI3D_N,
@@ -80,13 +81,7 @@ def _header(path: Path, layout: str) -> tuple[int, tuple[int, ...]]:
     else:
         raise DatasetFormatError(f"{src.path}: key 'images': expected 1 or 3 channels first or last, "
                                  f"got shape {got}")
-    fshape = expect(src, "factors", (None, None), "float factors [n, k]", "fiu")
-    same_length(src, n, "factors", fshape[0])
-    names = src.strings("factor_names", f"a string array of {fshape[1]} factor names", False)
-    if len(names) != fshape[1]:
-        raise DatasetFormatError(f"{src.path}: key 'factor_names': expected {fshape[1]} names "
-                                 f"(one per column of 'factors'), got {len(names)}")
-    categorical = src.strings("categorical", "a string scalar naming the class factor", True)
+    names, categorical = factor_header(src, n)
     if categorical not in names:
         raise DatasetFormatError(f"{src.path}: key 'categorical': {categorical!r} is not one of "
                                  f"factor_names {names}")

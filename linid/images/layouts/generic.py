@@ -19,6 +19,18 @@ from linid.images.source import (
 )
 
 
+def factor_header(src: Source, n: int) -> tuple[tuple[str, ...], str]:
+    """(factor names, class factor) of a generic file, from its headers and name arrays: ``factors``
+    is [n, k] numeric, ``factor_names`` names its k columns, ``categorical`` is a string."""
+    fshape = expect(src, "factors", (None, None), "float factors [n, k]", "fiu")
+    same_length(src, n, "factors", fshape[0])
+    names = src.strings("factor_names", f"a string array of {fshape[1]} factor names", False)
+    if len(names) != fshape[1]:
+        raise DatasetFormatError(f"{src.path}: key 'factor_names': expected {fshape[1]} names "
+                                 f"(one per column of 'factors'), got {len(names)}")
+    return names, src.strings("categorical", "a string scalar naming the class factor", True)
+
+
 def load(src: Source) -> ImageDataset:
     got, _ = src.require("images", "images [n, H, W], [n, H, W, C] or [n, C, H, W]")
     if len(got) not in (3, 4):
@@ -26,13 +38,7 @@ def load(src: Source) -> ImageDataset:
                                  f"[n, C, H, W], got shape {got}")
     expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
     n = got[0]
-    fshape = expect(src, "factors", (None, None), "float factors [n, k]", "fiu")
-    same_length(src, n, "factors", fshape[0])
-    names = src.strings("factor_names", f"a string array of {fshape[1]} factor names", False)
-    if len(names) != fshape[1]:
-        raise DatasetFormatError(f"{src.path}: key 'factor_names': expected {fshape[1]} names "
-                                 f"(one per column of 'factors'), got {len(names)}")
-    categorical = src.strings("categorical", "a string scalar naming the class factor", True)
+    names, categorical = factor_header(src, n)
     roles = {}
     for role in ("periodic", "other", "continuous"):
         roles[role] = (src.strings(role, "a string array of factor names", False)
