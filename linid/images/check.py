@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linid.images.layouts.generic import factor_header
+from linid.images.layouts.generic import factor_header, image_shape
 from linid.images.names import DSPRITES_IMAGES, IMAGE_SIZE
 from linid.images.source import (
     MPI3D_N,
@@ -66,11 +66,7 @@ def _header(path: Path, layout: str) -> tuple[int, tuple[int, ...]]:
                 "subsample file must name its grid rows in an 'indices' key")
         return n, (3, 64, 64)
     # generic: [n, H, W], [n, H, W, C] or [n, C, H, W], float factors [n, k] with at least two values each
-    got, _ = src.require("images", "images [n, H, W], [n, H, W, C] or [n, C, H, W]")
-    if len(got) not in (3, 4):
-        raise DatasetFormatError(f"{src.path}: key 'images': expected [n, H, W], [n, H, W, C] or "
-                                 f"[n, C, H, W], got shape {got}")
-    expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
+    got = image_shape(src)
     n = got[0]
     if len(got) == 3:
         chw = (1, *got[1:])

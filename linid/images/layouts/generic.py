@@ -19,6 +19,16 @@ from linid.images.source import (
 )
 
 
+def image_shape(src: Source) -> tuple[int, ...]:
+    """Shape of a generic file's ``images``: [n, H, W], [n, H, W, C] or [n, C, H, W], uint8 or float."""
+    got, _ = src.require("images", "images [n, H, W], [n, H, W, C] or [n, C, H, W]")
+    if len(got) not in (3, 4):
+        raise DatasetFormatError(f"{src.path}: key 'images': expected [n, H, W], [n, H, W, C] or "
+                                 f"[n, C, H, W], got shape {got}")
+    expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
+    return got
+
+
 def factor_header(src: Source, n: int) -> tuple[tuple[str, ...], str]:
     """(factor names, class factor) of a generic file, from its headers and name arrays: ``factors``
     is [n, k] numeric, ``factor_names`` names its k columns, ``categorical`` is a string."""
@@ -32,11 +42,7 @@ def factor_header(src: Source, n: int) -> tuple[tuple[str, ...], str]:
 
 
 def load(src: Source) -> ImageDataset:
-    got, _ = src.require("images", "images [n, H, W], [n, H, W, C] or [n, C, H, W]")
-    if len(got) not in (3, 4):
-        raise DatasetFormatError(f"{src.path}: key 'images': expected [n, H, W], [n, H, W, C] or "
-                                 f"[n, C, H, W], got shape {got}")
-    expect(src, "images", (None,) * len(got), "uint8 or float images", "uf")
+    got = image_shape(src)
     n = got[0]
     names, categorical = factor_header(src, n)
     roles = {}
