@@ -24,6 +24,8 @@ import yaml
 from tests.helpers import BAD, SNAKEMAKE, TINY, _set, make_checkout
 
 MODEL = "results/sim/models/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0"
+#: the one-model config's training job: a pack of one (supervised, free head, d = 2, |C| = 8, 1,500 steps)
+PACK = "supervised_free_d2_w8_t1500_p0"
 
 
 def _config(tmp: Path, name: str, edit) -> Path:
@@ -79,7 +81,7 @@ def test_sigterm_then_rerun_resumes_exactly(tmp_path):
     # the interrupted run: SIGTERM to the training process at a random point after a checkpoint
     cmd = SNAKEMAKE + [target, "--cores", "2", "--configfile", str(config)]
     sm = subprocess.Popen(cmd, cwd=cut, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
-    ckpt = cut / "results/checkpoints/sim/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.ckpt"
+    ckpt = cut / f"results/checkpoints/sim/packs/{PACK}.ckpt"
     deadline = time.monotonic() + 300
     while not ckpt.exists():
         assert sm.poll() is None, "training finished before the first checkpoint"
@@ -94,13 +96,13 @@ def test_sigterm_then_rerun_resumes_exactly(tmp_path):
     assert sm.returncode != 0, out[-3000:]
     assert ckpt.exists()
     assert not (cut / target).exists()  # no declared output from the killed job
-    log = (cut / "results/logs/train/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.log").read_text()
+    log = (cut / f"results/logs/train/{PACK}.log").read_text()
     stopped = int(re.search(r"received SIGTERM at step (\d+); checkpoint saved", log).group(1))
     assert 0 < stopped < 1500, log[-2000:]
 
     proc = _run(cut, config, target)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    log = (cut / "results/logs/train/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.log").read_text()
+    log = (cut / f"results/logs/train/{PACK}.log").read_text()
     resumed = int(re.search(r"resuming from checkpoint .* at step (\d+)", log).group(1))
     assert resumed == stopped  # resumed exactly where the signal stopped it
     assert not ckpt.exists()  # removed once the outputs exist

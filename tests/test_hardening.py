@@ -487,14 +487,14 @@ def test_sigkill_of_snakemake_stops_training_and_the_rerun_resumes(tmp_path):
     """End to end: `kill -9` of the main snakemake mid-training. The orphaned training job stops
     itself within seconds, keeping its checkpoint; the rerun resumes from that step, not from 0."""
     from tests.helpers import SNAKEMAKE, make_checkout
-    from tests.test_guarantees import MODEL, _config, _env, _one_model, _run, _train_pids
+    from tests.test_guarantees import MODEL, PACK, _config, _env, _one_model, _run, _train_pids
 
     repo = make_checkout(tmp_path / "repo")
     config = _config(tmp_path, "one.yaml", _one_model)
     target = f"{MODEL}/model.pt"
     sm = subprocess.Popen(SNAKEMAKE + [target, "--cores", "2", "--configfile", str(config)], cwd=repo,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-    ckpt = repo / "results/checkpoints/sim/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.ckpt"
+    ckpt = repo / f"results/checkpoints/sim/packs/{PACK}.ckpt"
     deadline = time.monotonic() + 300
     while not ckpt.exists():
         assert sm.poll() is None and time.monotonic() < deadline, "no checkpoint before the end"
@@ -509,14 +509,14 @@ def test_sigkill_of_snakemake_stops_training_and_the_rerun_resumes(tmp_path):
         assert time.monotonic() < deadline, "the orphaned training job lived on"
         time.sleep(0.2)
     assert ckpt.exists() and not (repo / target).exists()
-    log = (repo / "results/logs/train/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.log").read_text()
+    log = (repo / f"results/logs/train/{PACK}.log").read_text()
     assert "the workflow's process" in log and "is gone" in log
     stopped = int(re.search(r"received SIGTERM at step (\d+); checkpoint saved", log).group(1))
     assert 0 < stopped < 1500
     assert _run(repo, config, "--unlock").returncode == 0
     proc = _run(repo, config, target, "--rerun-incomplete")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    log = (repo / "results/logs/train/d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0.log").read_text()
+    log = (repo / f"results/logs/train/{PACK}.log").read_text()
     assert int(re.search(r"resuming from checkpoint .* at step (\d+)", log).group(1)) == stopped
 
     # a journal left waiting (the store was unreachable then) is sent by a "Nothing to be done" run

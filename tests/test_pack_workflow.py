@@ -1,9 +1,11 @@
-"""End to end with ``pack_size: 2``: packs train the models, outputs stay one set per model, and
-adding a seed reruns only the partial packs, leaving the old members' numbers bit for bit."""
+"""End to end with ``pack_size: 2``: one ``train`` job per pack, outputs stay one set per model
+(copied out of the pack's folder by ``trained_model``), and adding a seed reruns only the partial
+packs, leaving the old members' numbers bit for bit."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -56,9 +58,14 @@ def test_packs_write_one_set_of_files_per_model(packed):
         assert len(pd.read_csv(model.parent / "curve.csv")) == 1 + 4  # step 0, log_every 10 of 40
     table = pd.read_csv(packed / "results" / "tables" / "probes.csv")
     assert len(table) == 6 and table["r2_affine"].notna().all()
-    logs = sorted(p.name for p in (packed / "results" / "logs" / "train_pack").glob("*.log"))
+    logs = sorted(p.name for p in (packed / "results" / "logs" / "train").glob("*.log"))
     assert len(logs) == 4 and "pack supervised_free_d2_w8_t40_p0: 2 models" in (
-        packed / "results" / "logs" / "train_pack" / "supervised_free_d2_w8_t40_p0.log").read_text()
+        packed / "results" / "logs" / "train" / "supervised_free_d2_w8_t40_p0.log").read_text()
+    # the model's own files are its pack's, copied out byte for byte
+    member = packed / "results" / "sim" / "packs" / "supervised_free_d2_w8_t40_p0" / CELLS[0] / "supervised" / "free"
+    for name in ("model.pt", "curve.csv", "train.json"):
+        assert (member / "seed0" / name).read_bytes() == (
+            packed / "results" / "sim" / "models" / CELLS[0] / "supervised" / "free" / "seed0" / name).read_bytes()
 
 
 def test_each_packed_model_has_its_own_mlflow_training_run(packed):
@@ -79,9 +86,9 @@ def test_adding_a_seed_reruns_only_partial_packs_and_keeps_old_numbers(packed):
     old_full = {m: m.stat().st_mtime_ns for m in _models(packed) if "seed0" in str(m) or "seed1" in str(m)}
     cfg = _write(packed, "more.yaml", _config([0, 1, 2, 3]))
     jobs = planned_jobs(packed, cfg)
-    pack_jobs = {k: v for k, v in jobs.items() if k.startswith("train_pack_")}
     # seed 3 joins seed 2 in each group's last pack; the full packs (seeds 0, 1) do not rerun
-    assert pack_jobs == {"train_pack_supervised_free_d2_w8_t40_p1": 1, "train_pack_diet_free_d2_w64_t40_p1": 1}
+    assert _planned_packs(packed, cfg) == {"supervised_free_d2_w8_t40_p1", "diet_free_d2_w64_t40_p1"}
+    assert jobs["train"] == 2 and jobs["trained_model"] == 4
     assert jobs["extract_features"] == jobs["probe"] == 4 and "generate_dataset" not in jobs
     smk(packed, config=cfg)
     assert {m: m.stat().st_mtime_ns for m in old_full} == old_full
@@ -96,23 +103,39 @@ def test_switching_pack_size_retrains_everything(packed):
     cfg = _config([0, 1, 2, 3])
     cfg["simulation"]["train"]["pack_size"] = 1
     jobs = planned_jobs(packed, _write(packed, "single.yaml", cfg))
-    assert jobs["train"] == 8 and not any(k.startswith("train_pack_") for k in jobs)
+    # a pack of one per model: every model retrains (the packs' contents changed)
+    assert jobs["train"] == 8 and jobs["trained_model"] == 8
     shutil.rmtree(packed / ".snakemake" / "locks", ignore_errors=True)
 
 
 def test_slurm_settings_for_train_reach_every_pack(packed):
-    """Profiles name rules; ``set-resources`` for ``train`` (partition, GPU model) apply to packs."""
+    """Profiles name rules: ``set-resources`` for ``train`` (partition, GPU model) reach every pack,
+    and the runtime and memory scale with the pack's members."""
     proc = smk(packed, "--dry-run", "--forceall", "--set-resources", "train:slurm_partition=gpu",
-               "train_pack_diet_free_d2_w64_t40_p0:slurm_partition=big", config=packed / "pack.yaml")
-    out = proc.stdout + proc.stderr
-    blocks, name = {}, None
+               config=packed / "pack.yaml")
+    blocks = _train_jobs(proc.stdout + proc.stderr)
+    assert len(blocks) == 4, sorted(blocks)
+    for pack, job in blocks.items():
+        assert "slurm_partition=gpu" in job, (pack, job)
+    two, one = blocks["diet_free_d2_w64_t40_p0"], blocks["diet_free_d2_w64_t40_p1"]
+    mem = [int(re.search(r"mem_mb=(\d+)", b).group(1)) for b in (two, one)]
+    assert mem[0] > mem[1], mem
+
+
+def _train_jobs(out: str) -> dict[str, str]:
+    """The dry run's ``train`` jobs: pack id → the job's block of lines."""
+    blocks, current = {}, None
     for line in out.splitlines():
         if line.startswith("rule "):
-            name = line[5:].rstrip(":")
-        elif name:
-            blocks[name] = blocks.get(name, "") + line + "\n"
-    packs = {n: b for n, b in blocks.items() if n.startswith("train_pack_")}
-    assert len(packs) == 4, sorted(packs)
-    for name, job in packs.items():
-        want = "slurm_partition=big" if name == "train_pack_diet_free_d2_w64_t40_p0" else "slurm_partition=gpu"
-        assert want in job, (name, job)
+            current = line == "rule train:"
+            block = []
+        elif current:
+            block.append(line)
+            if m := re.search(r"wildcards: pack=(\S+)", line):
+                blocks[m.group(1)] = block
+    return {k: "\n".join(v) for k, v in blocks.items()}
+
+
+def _planned_packs(repo: Path, config: Path) -> set[str]:
+    proc = smk(repo, "--dry-run", config=config)
+    return set(_train_jobs(proc.stdout + proc.stderr))

@@ -68,7 +68,7 @@ def test_the_workflow_of_every_experiment_parses_without_torch_or_sklearn(tmp_pa
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     # every experiment's jobs were planned: the parse reached each rule file's helpers
-    for rule in ("generate_dataset", "train_pack_", "family_train", "compare_family", "image_train",
+    for rule in ("generate_dataset", "rule train:", "trained_model", "family_train", "compare_family", "image_train",
                  "image_probe", "byo_probe", "byo_compare", "paper_comparison"):
         assert rule in out, f"{rule} missing from the dry run:\n{out[-3000:]}"
 

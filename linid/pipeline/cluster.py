@@ -55,3 +55,37 @@ def slurm_preflight(
             warnings.append(f"linid: WARNING: no {key} set (default-resources in {PROFILE}, or "
                             f"{var} in the environment): {what}")
     return warnings, error
+
+
+#: options under which Snakemake reads the workflow but submits no job (a report on a laptop, …)
+NO_SUBMIT = (
+    "dryrun", "lint", "dag", "rulegraph", "filegraph", "d3dag", "summary", "detailed_summary",
+    "list_rules", "list_target_rules", "list_changes", "list_untracked", "unlock",
+    "cleanup_metadata", "cleanup_shadow", "touch", "print_compilation", "archive",
+    "delete_all_output", "delete_temp_output", "containerize", "export_cwl",
+    "conda_create_envs_only", "generate_unit_tests",
+)  # fmt: skip
+
+
+def command_line(frame) -> Any:
+    """Snakemake's parsed command line, profile included, found in the caller frames from ``frame``
+    up (None when run through its Python API): Snakemake picks the executor only after reading
+    the Snakefile, so ``workflow`` cannot say yet."""
+    while frame is not None:
+        args = frame.f_locals.get("args")
+        if hasattr(args, "executor") and hasattr(args, "dryrun"):
+            return args
+        frame = frame.f_back
+    return None
+
+
+def runs_jobs(args) -> bool:
+    """Whether this Snakemake invocation may run jobs (not a dry run, lint, graph, unlock, …)."""
+    return args is None or not any(getattr(args, a, None) for a in NO_SUBMIT)
+
+
+def submits(args) -> bool:
+    """Whether a run with these options submits jobs (a report alone does not; one after a run does)."""
+    if getattr(args, "report_after_run", False):
+        return True
+    return not (getattr(args, "report", None) or any(getattr(args, a, None) for a in NO_SUBMIT))

@@ -11,6 +11,8 @@ model's numbers independent of its pack (its position and its companions; bit fo
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 
 from linid.pipeline.cells import cell_steps
@@ -22,7 +24,7 @@ ModelKey = tuple[str, str, str, int]
 
 @dataclass(frozen=True)
 class Pack:
-    """One training job of ``pack_size`` ≥ 2: its id (a valid rule-name suffix) and its models."""
+    """One training job (``pack_size`` models at most; 1 is a pack of one): its id and its models."""
 
     id: str
     members: tuple[ModelKey, ...]
@@ -39,8 +41,8 @@ def pack_group(key: ModelKey, cells: dict, train: dict) -> tuple[str, str, int, 
 def plan_packs(models: list[ModelKey], cells: dict, train: dict, pack_size: int) -> list[Pack]:
     """Cut ``models`` into packs of at most ``pack_size``: groups by :func:`pack_group`, ordered by
     (seed, dataset) inside a group so that new seeds only ever touch a group's last pack."""
-    if pack_size < 2:
-        raise ValueError(f"packs need pack_size ≥ 2 (1 trains one model per job), got {pack_size}")
+    if pack_size < 1:
+        raise ValueError(f"packs need pack_size ≥ 1 (1: one model per job), got {pack_size}")
     groups: dict[tuple, list[ModelKey]] = {}
     for key in models:
         groups.setdefault(pack_group(key, cells, train), []).append(key)
@@ -51,3 +53,24 @@ def plan_packs(models: list[ModelKey], cells: dict, train: dict, pack_size: int)
             pid = f"{method}_{head}_d{d}_w{n_out}_t{steps}_p{i // pack_size}"
             packs.append(Pack(pid, tuple(keys[i : i + pack_size])))
     return packs
+
+
+def copy_member(pack_dir: str, member: str, outputs: dict[str, str], log: str | None = None) -> list[str]:
+    """Copy one member's files out of its pack's folder (``pack_dir/member/<name>``) to ``outputs``
+    (name → path; the file name is the output's own); each copy is written under a temporary name
+    and renamed, so a reader never sees half a file. Lists the copies in ``log``; returns the
+    paths copied from."""
+    copied = []
+    for path in outputs.values():
+        source = os.path.join(pack_dir, member, os.path.basename(path))
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"pack folder {pack_dir} has no {member}/{os.path.basename(path)}")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.part"
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+        copied.append(source)
+    if log:
+        with open(log, "w") as fh:
+            fh.writelines(f"{src} -> {dst}\n" for src, dst in zip(copied, outputs.values(), strict=True))
+    return copied

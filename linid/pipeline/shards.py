@@ -58,3 +58,14 @@ def capped(rule: str, resource: str, value: float, limit: float, key: str) -> in
         print(f"linid: WARNING: rule {rule} asks for {resource} = {value:.3g}, more than a scheduler "
               f"accepts; capped at {limit:g} ({key})", file=sys.stderr, flush=True)
     return int(limit)
+
+
+def capped_runtime(resources: dict, rule: str, minutes: float) -> int:
+    """A runtime request of ``rule`` held at ``resources.max_runtime_minutes``."""
+    limit = resources["max_runtime_minutes"]
+    return capped(rule, "runtime", minutes, limit, "resources.max_runtime_minutes")
+
+
+def capped_mem(resources: dict, rule: str, mb: float) -> int:
+    """A memory request of ``rule`` held at ``resources.max_mem_mb``."""
+    return capped(rule, "mem_mb", mb, resources["max_mem_mb"], "resources.max_mem_mb")

@@ -1,4 +1,4 @@
-"""What a training job writes for each model it trained (rules ``train`` and ``train_pack_*``).
+"""What a training job writes for each model it trained (rule ``train``: a pack of one or more).
 
 One model file (``sim.models.save_model``), its curve (CSV) and a summary (JSON) per model, all
 written atomically, and the run's closing metrics. A model trained in a pack writes exactly what

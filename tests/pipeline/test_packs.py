@@ -65,6 +65,25 @@ def test_budget_splits_groups():
     assert sorted(len(p.members) for p in packs) == [2, 2]
 
 
-def test_pack_size_one_is_refused():
+def test_pack_size_one_is_a_pack_of_one_per_model_and_zero_is_refused():
+    packs, specs = _plan(_sim([0, 1]), 1)
+    assert sorted(m for p in packs for m in p.members) == sorted(s.key for s in specs)
+    assert all(len(p.members) == 1 for p in packs) and len({p.id for p in packs}) == len(packs)
     with pytest.raises(ValueError, match="pack_size"):
-        _plan(_sim([0]), 1)
+        _plan(_sim([0]), 0)
+
+
+def test_a_member_is_copied_out_of_its_pack_whole(tmp_path):
+    from linid.pipeline.packs import copy_member
+
+    member = tmp_path / "pack" / "d2" / "diet" / "free" / "seed1"
+    member.mkdir(parents=True)
+    for name, data in (("model.pt", b"weights"), ("train.json", b"{}")):
+        (member / name).write_bytes(data)
+    out = {"model": str(tmp_path / "m" / "model.pt"), "summary": str(tmp_path / "m" / "train.json")}
+    log = tmp_path / "copy.log"
+    copy_member(str(tmp_path / "pack"), "d2/diet/free/seed1", out, str(log))
+    assert (tmp_path / "m" / "model.pt").read_bytes() == b"weights"
+    assert len(log.read_text().splitlines()) == 2 and not list((tmp_path / "m").glob("*.part"))
+    with pytest.raises(FileNotFoundError, match="seed2/model.pt"):
+        copy_member(str(tmp_path / "pack"), "d2/diet/free/seed2", out)

@@ -3,10 +3,10 @@
 
 rule aggregate_probes:
     input:
-        probes=model_files(rules.probe.output.probe),
-        observations=dataset_files(rules.probe_observations.output.probe),
-        summaries=model_files(TRAINED["summary"]),
-        curves=model_files(TRAINED["curve"]),
+        probes=SIMP.model_files(rules.probe.output.probe),
+        observations=SIMP.dataset_files(rules.probe_observations.output.probe),
+        summaries=SIMP.model_files(rules.trained_model.output.summary),
+        curves=SIMP.model_files(rules.trained_model.output.curve),
     output:
         table=report(
             "results/tables/probes.csv",
@@ -30,9 +30,9 @@ rule aggregate_probes:
     conda:
         "../../envs/eval.yaml"
     params:
-        rows=probe_rows(),
-        models=[list(m) for m in MODELS],
-        datasets=list(DATASETS),
+        rows=SIMP.probe_rows(),
+        models=[list(m) for m in SIMP.models],
+        datasets=list(SIMP.datasets),
         level=SIM["probe"]["level"],
         code=code("aggregate.py"),
     script:

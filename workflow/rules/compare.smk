@@ -15,7 +15,7 @@ rule compare_family:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=family_compare_runtime,
+        runtime=FAMP.compare_runtime,
     params:
         layers=list(LAYERS),
         seeds=None,
@@ -27,7 +27,7 @@ rule compare_family:
 
 rule compare_sim_part:
     input:
-        features=sim_part_features,
+        features=CMP.part_features(rules.extract_features.output.features),
     output:
         pairs="results/sim/compare/{data}/{method}/{head}/part{part}.csv",
         spectra="results/sim/compare/{data}/{method}/{head}/part{part}.spectra.csv",
@@ -39,11 +39,11 @@ rule compare_sim_part:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=sim_part_runtime,
+        runtime=CMP.part_runtime,
     params:
         layers=["f"],
-        seeds=sim_part_seeds,
-        pairs=sim_part_pairs,
+        seeds=CMP.part_seeds,
+        pairs=CMP.part_pairs,
         svcca_k=COMPARE["svcca_k"],
         code=code("compare.py"),
     script:
@@ -52,8 +52,8 @@ rule compare_sim_part:
 
 rule compare_sim:
     input:
-        pairs=sim_part_files("pairs"),
-        spectra=sim_part_files("spectra"),
+        pairs=CMP.part_files(rules.compare_sim_part.output.pairs),
+        spectra=CMP.part_files(rules.compare_sim_part.output.spectra),
     output:
         pairs="results/sim/compare/{data}/{method}/{head}.csv",
         spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
@@ -70,8 +70,12 @@ rule compare_sim:
 
 rule aggregate_pairs:
     input:
-        pairs=compared_files("pairs"),
-        spectra=compared_files("spectra"),
+        pairs=CMP.files(
+            rules.compare_family.output.pairs, rules.compare_sim.output.pairs
+        ),
+        spectra=CMP.files(
+            rules.compare_family.output.spectra, rules.compare_sim.output.spectra
+        ),
     output:
         table=report(
             "results/tables/pairs.csv",
@@ -93,7 +97,7 @@ rule aggregate_pairs:
     conda:
         "../../envs/eval.yaml"
     params:
-        cells=compared_cells(),
+        cells=CMP.cells(),
         code=code("aggregate_pairs.py"),
     script:
         "../scripts/aggregate_pairs.py"
@@ -104,7 +108,7 @@ rule family_figures:
         table=rules.aggregate_pairs.output.table,
         spectra=rules.aggregate_pairs.output.spectra,
         meta=rules.aggregate_pairs.output.meta,
-        features=family_files(rules.family_features.output.features),
+        features=FAMP.files(rules.family_features.output.features),
     output:
         mcca=report(
             "results/figures/family/mcca_vs_classes.png",
@@ -133,7 +137,7 @@ rule family_figures:
     conda:
         "../../envs/plot.yaml"
     params:
-        cells=family_cells_table(),
+        cells=FAMP.cells_table(),
         code=code("family_figures.py"),
     script:
         "../scripts/family_figures.py"

@@ -13,7 +13,7 @@ rule family_dataset:
         mem_mb=1000,
         runtime=10,
     params:
-        data=family_data_params,
+        data=FAMP.data_params,
         code=code("family_dataset.py"),
     script:
         "../scripts/family_dataset.py"
@@ -34,9 +34,9 @@ rule family_train:
     resources:
         gpu=config["resources"]["gpus"],
         mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=family_train_runtime,
+        runtime=FAMP.train_runtime,
     params:
-        cell=family_train_params,
+        cell=FAMP.train_params,
         allow_cpu=SIM["train"]["allow_cpu"],
         code=code("family_train.py"),
     script:

@@ -44,8 +44,8 @@ rule figures:
     conda:
         "../../envs/plot.yaml"
     params:
-        axes=extra_axes(),
-        bases=sweep_bases(),
+        axes=SIMP.extra_axes(),
+        bases=SIMP.sweep_bases(),
         code=code("figures.py"),
     script:
         "../scripts/figures.py"

@@ -7,14 +7,14 @@ rule generate_dataset:
         meta="results/sim/datasets/{data}.json",
     log:
         "results/logs/generate_dataset/{data}.log",
-    priority: DATASET_PRIORITY
+    priority: SIMP.dataset_priority
     conda:
         "../../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=15,
     params:
-        dgp=dataset_params,
+        dgp=SIMP.dataset_params,
         n_eval=SIM["data"]["n_eval"],
         n_monitor=SIM["data"]["n_monitor"],
         code=code("generate_dataset.py"),
@@ -22,73 +22,53 @@ rule generate_dataset:
         "../scripts/generate_dataset.py"
 
 
-if PACK_SIZE == 1:
-
-    rule train:
-        input:
-            data=rules.generate_dataset.output.data,
-            meta=rules.generate_dataset.output.meta,
-        output:
-            model=TRAINED["model"],
-            curve=TRAINED["curve"],
-            summary=TRAINED["summary"],
-        log:
-            "results/logs/train/{data}/{method}/{head}/seed{seed}.log",
-        conda:
-            "../../envs/torch.yaml"
-        threads: SIM["train"]["threads"]
-        resources:
-            gpu=config["resources"]["gpus"],
-            mem_mb=train_mem,
-            runtime=train_runtime,
-        params:
-            train=train_params,
-            checkpoint=checkpoint_path,
-            allow_cpu=SIM["train"]["allow_cpu"],
-            code=code("train.py"),
-        script:
-            "../scripts/train.py"
+rule train:
+    input:
+        data=SIMP.pack_inputs(rules.generate_dataset.output.data),
+        meta=SIMP.pack_inputs(rules.generate_dataset.output.meta),
+    output:
+        pack=directory(PACK_DIR),
+    log:
+        "results/logs/train/{pack}.log",
+    priority: SIMP.priority
+    conda:
+        "../../envs/torch.yaml"
+    threads: SIM["train"]["threads"]
+    resources:
+        gpu=config["resources"]["gpus"],
+        mem_mb=SIMP.mem,
+        runtime=SIMP.runtime,
+    params:
+        members=SIMP.members,
+        checkpoint=SIMP.checkpoint,
+        allow_cpu=SIM["train"]["allow_cpu"],
+        code=code("train.py"),
+    script:
+        "../scripts/train.py"
 
 
-# pack_size >= 2: one rule per pack (linid/pipeline/packs.py), writing its members' usual files
-for pack in PACKS:
-    inherit_train_settings(f"train_pack_{pack.id}")
-
-    rule:
-        name:
-            f"train_pack_{pack.id}"
-        input:
-            data=sorted(set(pack_files(pack, rules.generate_dataset.output.data))),
-            meta=sorted(set(pack_files(pack, rules.generate_dataset.output.meta))),
-        output:
-            model=pack_files(pack, TRAINED["model"]),
-            curve=pack_files(pack, TRAINED["curve"]),
-            summary=pack_files(pack, TRAINED["summary"]),
-        log:
-            f"results/logs/train_pack/{pack.id}.log",
-        priority: pack_priority(pack)
-        conda:
-            "../../envs/torch.yaml"
-        threads: SIM["train"]["threads"]
-        resources:
-            gpu=config["resources"]["gpus"],
-            mem_mb=pack_mem(pack),
-            runtime=pack_runtime(pack),
-        params:
-            pack=pack.id,
-            members=pack_params(pack),
-            checkpoint=f"results/checkpoints/sim/packs/{pack.id}.ckpt",
-            allow_cpu=SIM["train"]["allow_cpu"],
-            code=code("train_pack.py"),
-        script:
-            "../scripts/train_pack.py"
+# one model's files, copied out of its pack's folder (a copy: no job, no MLflow run)
+rule trained_model:
+    input:
+        pack=SIMP.member_pack(rules.train.output.pack),
+    output:
+        model=TRAINED["model"],
+        curve=TRAINED["curve"],
+        summary=TRAINED["summary"],
+    log:
+        "results/logs/trained_model/{data}/{method}/{head}/seed{seed}.log",
+    localrule: True
+    params:
+        member=MEMBER_DIR,
+    run:
+        copy_member(input.pack, params.member.format(**wildcards), dict(output), log[0])
 
 
 rule extract_features:
     input:
         data=rules.generate_dataset.output.data,
-        model=TRAINED["model"],
-        summary=TRAINED["summary"],
+        model=rules.trained_model.output.model,
+        summary=rules.trained_model.output.summary,
     output:
         features="results/sim/features/{data}/{method}/{head}/seed{seed}.npz",
     log:
@@ -121,7 +101,7 @@ rule probe:
         mem_mb=1000,
         runtime=5,
     params:
-        kappa=cell_kappa,
+        kappa=SIMP.cell_kappa,
         probe=SIM["probe"],
         temperature=SIM["train"]["temperature"],
         code=code("probe.py"),
