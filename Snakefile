@@ -43,10 +43,8 @@ try:
             )
         BASE = [load_preset(workflow.basedir, PRESET)]
     BASE = reduce(merge_overrides, BASE, {})
-    SCHEMA_FILE = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
-    CONFIG = merge_overrides(
-        BASE, type_overrides(OVERRIDES, load_schema(SCHEMA_FILE), BASE)
-    )
+    SCHEMA = load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+    CONFIG = merge_overrides(BASE, type_overrides(OVERRIDES, SCHEMA, BASE))
 except ConfigError as err:
     raise WorkflowError(f"invalid config:\n  - {err}") from None
 if PRESET is None and not workflow.overwrite_configfiles:
@@ -63,9 +61,6 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/paper.smk"
 include: "workflow/rules/family.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/images.smk"

@@ -171,3 +171,32 @@ def test_typed_overrides_merge_into_the_base_and_validate():
     # the untyped value is what Snakemake validation refused before ("'100' is not of type 'integer'")
     with pytest.raises(ConfigError, match="steps = '100'"):
         check_config(merge_overrides(GOOD, {"simulation": {"train": {"steps": "100"}}}), SCHEMA)
+
+
+def test_validate_config_fills_the_same_defaults_as_snakemake_validate():
+    """The workflow validates with linid's validate_config (the schema read once); it must fill
+    in exactly what snakemake.utils.validate fills in, for the demo and every preset."""
+    import copy
+
+    from snakemake.utils import validate
+
+    from linid.pipeline.config import validate_config
+
+    for path in [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))]:
+        ours, theirs = yaml.safe_load(path.read_text()), yaml.safe_load(path.read_text())
+        validate_config(ours, copy.deepcopy(SCHEMA))
+        validate(theirs, str(ROOT / "workflow/schemas/config.schema.yaml"))
+        assert ours == theirs, path.name
+        assert ours["simulation"]["train"]["pack_size"] >= 1 and "max_runtime_minutes" in ours["resources"]
+
+
+def test_validate_config_names_every_problem_in_one_line_each():
+    from linid.pipeline.config import validate_config
+
+    bad = yaml.safe_load((ROOT / "config.yaml").read_text())
+    bad["simulation"]["train"]["steps"] = -5
+    bad["simulation"]["train"]["lr"] = "fast"
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
+    lines = str(err.value).splitlines()[1:]
+    assert len(lines) == 2 and all(line.startswith("  - config key simulation.train.") for line in lines)

@@ -5,18 +5,11 @@ from functools import cache
 
 sys.path.insert(0, workflow.basedir)
 
-from snakemake.utils import validate
-
 from linid.core.fingerprints import FingerprintCache, stage_fingerprint
 from linid.images.names import DSPRITES_IMAGES, EPOCH_COST, UNTRAINED, untrained
 from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
-from linid.pipeline.config import (
-    ConfigError,
-    check_config,
-    load_schema,
-    semantic_problems,
-)
+from linid.pipeline.config import ConfigError, validate_config
 from linid.pipeline.context import job_environment, mark_workflow_process
 from linid.pipeline.packs import copy_member
 from linid.pipeline.plans.compare import ComparePlan
@@ -26,17 +19,9 @@ from linid.pipeline.shards import capped
 from linid.pipeline.store import send_at_exit
 from linid.text.cells import text_cells
 
-# -- config: the schema (with its defaults filled in), then the cross-field checks ---------------
-SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+# -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
-    try:
-        validate(config, SCHEMA)
-    except WorkflowError:
-        # the same schema, one clear line per problem
-        check_config(config, load_schema(SCHEMA))
-        raise
-    if problems := semantic_problems(config, load_schema(SCHEMA)):
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    validate_config(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

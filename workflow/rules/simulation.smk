@@ -1,4 +1,5 @@
-# [R] synthetic experiment: dataset → training → feature extraction → linear probes.
+# [R] synthetic experiment: dataset → training (packs) → features → linear probes → tables, figures
+# and the published-vs-reproduced comparison.
 
 
 rule generate_dataset:
@@ -129,3 +130,135 @@ rule probe_observations:
         code=code("probe_observations.py"),
     script:
         "../scripts/probe_observations.py"
+
+
+# Aggregation: one tidy row per trained model, and the paper-style mean ± std tables.
+rule aggregate_probes:
+    input:
+        probes=SIMP.model_files(rules.probe.output.probe),
+        observations=SIMP.dataset_files(rules.probe_observations.output.probe),
+        summaries=SIMP.model_files(rules.trained_model.output.summary),
+        curves=SIMP.model_files(rules.trained_model.output.curve),
+    output:
+        table=report(
+            "results/tables/probes.csv",
+            category="[R] simulation",
+            subcategory="tables",
+            caption="../report/probes.rst",
+        ),
+        summary="results/tables/probes_summary.csv",
+        markdown="results/tables/probes_summary.md",
+        html=report(
+            "results/tables/probes_summary.html",
+            category="[R] simulation",
+            subcategory="tables",
+            caption="../report/summary.rst",
+        ),
+        curves="results/tables/curves.csv",
+        meta="results/tables/probes.meta.json",
+    log:
+        "results/logs/aggregate_probes.log",
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        rows=SIMP.probe_rows(),
+        models=[list(m) for m in SIMP.models],
+        datasets=list(SIMP.datasets),
+        level=SIM["probe"]["level"],
+        code=code("aggregate.py"),
+    script:
+        "../scripts/aggregate.py"
+
+
+# Figures: R² heatmap over d × |C|, R² vs |C| per d, training curves, one figure per extra axis.
+
+
+rule figures:
+    input:
+        table=rules.aggregate_probes.output.table,
+        curves=rules.aggregate_probes.output.curves,
+        meta=rules.aggregate_probes.output.meta,
+    output:
+        heatmap=report(
+            "results/figures/r2_heatmap.png",
+            category="[R] simulation",
+            subcategory="figures",
+            caption="../report/heatmap.rst",
+        ),
+        vs_classes=report(
+            "results/figures/r2_vs_classes.png",
+            category="[R] simulation",
+            subcategory="figures",
+            caption="../report/vs_classes.rst",
+        ),
+        curves=report(
+            "results/figures/training_curves.png",
+            category="[R] simulation",
+            subcategory="figures",
+            caption="../report/curves.rst",
+        ),
+        pdfs=multiext(
+            "results/figures/",
+            "r2_heatmap.pdf",
+            "r2_vs_classes.pdf",
+            "training_curves.pdf",
+        ),
+        axes=report(
+            directory("results/figures/axes"),
+            patterns=["{name}.png"],
+            category="[R] simulation",
+            subcategory="figures",
+            caption="../report/axes.rst",
+        ),
+    log:
+        "results/logs/figures.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        axes=SIMP.extra_axes(),
+        bases=SIMP.sweep_bases(),
+        code=code("figures.py"),
+    script:
+        "../scripts/figures.py"
+
+
+# Published vs reproduced: every reproduced cell that matches a row of the paper's tables.
+
+
+rule paper_comparison:
+    input:
+        table=rules.aggregate_probes.output.table,
+        meta=rules.aggregate_probes.output.meta,
+        published=PUBLISHED,
+    output:
+        table=report(
+            "results/tables/paper_comparison.csv",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
+            caption="../report/paper.rst",
+        ),
+        markdown="results/tables/paper_comparison.md",
+        html=report(
+            "results/tables/paper_comparison.html",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
+            caption="../report/paper.rst",
+        ),
+        figure=report(
+            "results/figures/paper_comparison.png",
+            category="[R] simulation",
+            subcategory="published vs reproduced",
+            caption="../report/paper_fig.rst",
+        ),
+        pdf="results/figures/paper_comparison.pdf",
+    log:
+        "results/logs/paper_comparison.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        code=code("paper_comparison.py"),
+    script:
+        "../scripts/paper_comparison.py"
