@@ -10,7 +10,7 @@ the best (and median) of ``--repeat`` runs on a fresh copy of the checkout:
   the dry run answers "Nothing to be done" after reading the workflow, building the DAG and checking
   every file and its metadata (targets: <= 2 s wall on 2 cores);
 * ``sweep dry run``: ``snakemake -n`` on config.yaml with ``--seeds`` seeds per sweep (default
-  120: about 3,000 jobs), no results (targets: <= 10 s).
+  93: 2,998 jobs), no results (targets: <= 10 s).
 
     python benchmarks/parse_time.py                         # this checkout
     python benchmarks/parse_time.py --repo /path/to/other   # another checkout (before/after)
@@ -35,9 +35,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "config.yaml", "workflow", "linid", "configs", "envs", "slurm"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-#: seeds per sweep of the sweep dry run: the demo's two sweeps × 3 cells × 120 seeds = 720 models,
-#: about 3,000 jobs
-SWEEP_SEEDS = 120
+#: seeds per sweep of the sweep dry run: the demo's two sweeps × 3 cells × 93 seeds = 558 models,
+#: 2,998 jobs (a model's jobs: dataset, observations probe, its pack's share, copy, features, probe,
+#: comparisons)
+SWEEP_SEEDS = 93
 
 
 def checkout(repo: Path, dest: Path) -> Path:
