@@ -114,7 +114,7 @@ rule byo_svcca:
         runtime=60,
     params:
         protocol=BYO_PLAN.svcca_params,
-        seed=BYO_PLAN.cfg["seed"],
+        seed=BYO_PLAN.seed,
         code=code("byo_svcca.py"),
     script:
         "../scripts/byo_svcca.py"

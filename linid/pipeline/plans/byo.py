@@ -44,6 +44,8 @@ class ByoPlan:
         self.names = list(self.models)
         #: every pair of models, in ``names`` order
         self.pairs = [(a, b) for i, a in enumerate(self.names) for b in self.names[i + 1 :]]
+        #: the seed of the subsamples and splits (official SEED = 42)
+        self.seed = byo["seed"]
         self.svcca = byo["svcca_protocol"]
         #: the pairs [K] Fig. 4's protocol compares: every pair, or consecutive models
         if self.svcca["pairs"] == "adjacent":
