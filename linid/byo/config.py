@@ -1,6 +1,6 @@
 """Torch-free settings of the bring-your-own experiment that the workflow reads at parse time."""
 
-#: the example's settings (common.smk's BYO_TEXT_LM; linid/byo/text_lm.py trains it)
+#: the example's settings (the byo plan's text_lm models; linid/byo/text_lm.py trains it)
 TEXT_LM = {
     "models": {"lm_w32_s0": (32, 0), "lm_w64_s0": (64, 0), "lm_w64_s1": (64, 1), "lm_w128_s0": (128, 0)},
     "layers": 4,

@@ -64,7 +64,7 @@ def test_the_rule_scripts_chain(tmp_path, monkeypatch):
                     input={"corpus": str(t / f"{c}.npz"), "meta": str(t / f"{c}.json")},
                     output={"model": str(t / f"{c}_s{s}.npz"), "summary": str(t / f"{c}_s{s}.json")},
                     params={"cell": {"seed": s, "model": cell.model, "train": cell.train}, "allow_cpu": True},
-                    wildcards=_Wild(tcell=c, tseed=str(s))))
+                    wildcards=_Wild(tcell=c, seed=str(s))))
             _script("text_compare").main(_smk(
                 "text_compare", t / f"{c}.cmp.log",
                 input={"corpus": str(t / f"{c}.npz"), "meta": str(t / f"{c}.json"),

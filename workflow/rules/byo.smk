@@ -1,12 +1,13 @@
 # Bring your own activations: probes of every layer of every model, layer × layer model comparisons.
+# Models, pairs and params: BYO_PLAN (linid/pipeline/plans/byo.py, built in common.smk).
 
 
 rule byo_digits:
     output:
-        factors="results/byo/digits/factors.npz",
-        models=[f"results/byo/digits/mlp_seed{s}.npz" for s in BYO_DIGITS["seeds"]],
-        init="results/byo/digits/mlp_init.npz",
-        info="results/byo/digits/digits_example.json",
+        factors=BYO_PLAN.DIGITS_OUT["factors"],
+        models=BYO_PLAN.digits_models(),
+        init=BYO_PLAN.DIGITS_OUT["init"],
+        info=BYO_PLAN.DIGITS_OUT["info"],
     log:
         "results/logs/byo_digits.log",
     conda:
@@ -15,7 +16,7 @@ rule byo_digits:
         mem_mb=2000,
         runtime=10,
     params:
-        example=BYO_DIGITS,
+        example=BYO_PLAN.DIGITS,
         code=code("byo_digits.py"),
     script:
         "../scripts/byo_digits.py"
@@ -23,8 +24,8 @@ rule byo_digits:
 
 rule byo_probe:
     input:
-        model=byo_model_file,
-        factors=BYO_FACTORS or [],
+        model=BYO_PLAN.model_file,
+        factors=BYO_PLAN.factors or [],
     output:
         table="results/byo/probes/{bmodel}.csv",
     log:
@@ -36,7 +37,7 @@ rule byo_probe:
         mem_mb=4000,
         runtime=30,
     params:
-        probe={k: BYO[k] for k in ("test_fraction", "n_rep", "seed")},
+        probe=BYO_PLAN.probe_params,
         code=code("byo_probe.py"),
     script:
         "../scripts/byo_probe.py"
@@ -44,7 +45,7 @@ rule byo_probe:
 
 rule byo_compare:
     input:
-        unpack(byo_pair_files),
+        unpack(BYO_PLAN.pair_files),
     output:
         table="results/byo/pairs/{bmodel_a}/{bmodel_b}.csv",
     log:
@@ -56,7 +57,7 @@ rule byo_compare:
         mem_mb=4000,
         runtime=30,
     params:
-        compare={k: BYO[k] for k in ("svcca_k", "max_rows", "seed")},
+        compare=BYO_PLAN.compare_params,
         code=code("byo_compare.py"),
     script:
         "../scripts/byo_compare.py"
@@ -64,8 +65,8 @@ rule byo_compare:
 
 rule byo_tables:
     input:
-        probes=[f"results/byo/probes/{m}.csv" for m in BYO_NAMES] if BYO_FACTORS else [],
-        pairs=[f"results/byo/pairs/{a}/{b}.csv" for a, b in BYO_PAIRS],
+        probes=BYO_PLAN.probe_files(rules.byo_probe.output.table),
+        pairs=BYO_PLAN.pair_outputs(rules.byo_compare.output.table),
     output:
         layers=report(
             "results/tables/byo_layers.csv",
@@ -91,8 +92,8 @@ rule byo_tables:
     conda:
         "../../envs/plot.yaml"
     params:
-        models=BYO_NAMES,
-        pairs=BYO_PAIRS,
+        models=BYO_PLAN.names,
+        pairs=BYO_PLAN.pairs,
         code=code("byo_tables.py"),
     script:
         "../scripts/byo_tables.py"
@@ -100,7 +101,7 @@ rule byo_tables:
 
 rule byo_svcca:
     input:
-        unpack(byo_pair_files),
+        unpack(BYO_PLAN.pair_files),
     output:
         table="results/byo/svcca/{bmodel_a}/{bmodel_b}.csv",
     log:
@@ -112,10 +113,8 @@ rule byo_svcca:
         mem_mb=8000,
         runtime=60,
     params:
-        protocol={
-            k: v for k, v in sorted(SVCCA_P.items()) if k not in ("enabled", "panels")
-        },
-        seed=BYO["seed"],
+        protocol=BYO_PLAN.svcca_params,
+        seed=BYO_PLAN.seed,
         code=code("byo_svcca.py"),
     script:
         "../scripts/byo_svcca.py"
@@ -123,7 +122,7 @@ rule byo_svcca:
 
 rule byo_svcca_figure:
     input:
-        tables=[f"results/byo/svcca/{a}/{b}.csv" for a, b in BYO_SVCCA_PAIRS],
+        tables=BYO_PLAN.pair_outputs(rules.byo_svcca.output.table, BYO_PLAN.svcca_pairs),
     output:
         table="results/tables/byo_svcca.csv",
         figure=report(
@@ -138,7 +137,7 @@ rule byo_svcca_figure:
     conda:
         "../../envs/plot.yaml"
     params:
-        panels=SVCCA_P["panels"],
+        panels=BYO_PLAN.svcca["panels"],
         code=code("byo_svcca_figure.py"),
     script:
         "../scripts/byo_svcca_figure.py"
@@ -146,8 +145,8 @@ rule byo_svcca_figure:
 
 rule byo_text_lm:
     output:
-        models=BYO_TEXT_LM_FILES,
-        info="results/byo/text_lm/text_lm_example.json",
+        models=BYO_PLAN.text_lm_files,
+        info=BYO_PLAN.TEXT_LM_OUT["info"],
     log:
         "results/logs/byo_text_lm.log",
     conda:

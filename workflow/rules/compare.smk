@@ -15,7 +15,7 @@ rule compare_family:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=FAMP.compare_runtime,
+        runtime=FAMILY_PLAN.compare_runtime,
     params:
         layers=list(LAYERS),
         seeds=None,
@@ -27,7 +27,7 @@ rule compare_family:
 
 rule compare_sim_part:
     input:
-        features=CMP.part_features(rules.extract_features.output.features),
+        features=COMPARE_PLAN.part_features(rules.extract_features.output.features),
     output:
         pairs="results/sim/compare/{data}/{method}/{head}/part{part}.csv",
         spectra="results/sim/compare/{data}/{method}/{head}/part{part}.spectra.csv",
@@ -39,11 +39,11 @@ rule compare_sim_part:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=CMP.part_runtime,
+        runtime=COMPARE_PLAN.part_runtime,
     params:
         layers=["f"],
-        seeds=CMP.part_seeds,
-        pairs=CMP.part_pairs,
+        seeds=COMPARE_PLAN.part_seeds,
+        pairs=COMPARE_PLAN.part_pairs,
         svcca_k=COMPARE["svcca_k"],
         code=code("compare.py"),
     script:
@@ -52,8 +52,8 @@ rule compare_sim_part:
 
 rule compare_sim:
     input:
-        pairs=CMP.part_files(rules.compare_sim_part.output.pairs),
-        spectra=CMP.part_files(rules.compare_sim_part.output.spectra),
+        pairs=COMPARE_PLAN.part_files(rules.compare_sim_part.output.pairs),
+        spectra=COMPARE_PLAN.part_files(rules.compare_sim_part.output.spectra),
     output:
         pairs="results/sim/compare/{data}/{method}/{head}.csv",
         spectra="results/sim/compare/{data}/{method}/{head}.spectra.csv",
@@ -70,10 +70,10 @@ rule compare_sim:
 
 rule aggregate_pairs:
     input:
-        pairs=CMP.files(
+        pairs=COMPARE_PLAN.files(
             rules.compare_family.output.pairs, rules.compare_sim.output.pairs
         ),
-        spectra=CMP.files(
+        spectra=COMPARE_PLAN.files(
             rules.compare_family.output.spectra, rules.compare_sim.output.spectra
         ),
     output:
@@ -97,7 +97,7 @@ rule aggregate_pairs:
     conda:
         "../../envs/eval.yaml"
     params:
-        cells=CMP.cells(),
+        cells=COMPARE_PLAN.cells(),
         code=code("aggregate_pairs.py"),
     script:
         "../scripts/aggregate_pairs.py"
@@ -108,7 +108,7 @@ rule family_figures:
         table=rules.aggregate_pairs.output.table,
         spectra=rules.aggregate_pairs.output.spectra,
         meta=rules.aggregate_pairs.output.meta,
-        features=FAMP.files(rules.family_features.output.features),
+        features=FAMILY_PLAN.files(rules.family_features.output.features),
     output:
         mcca=report(
             "results/figures/family/mcca_vs_classes.png",
@@ -137,7 +137,7 @@ rule family_figures:
     conda:
         "../../envs/plot.yaml"
     params:
-        cells=FAMP.cells_table(),
+        cells=FAMILY_PLAN.cells_table(),
         code=code("family_figures.py"),
     script:
         "../scripts/family_figures.py"

@@ -13,7 +13,7 @@ rule family_dataset:
         mem_mb=1000,
         runtime=10,
     params:
-        data=FAMP.data_params,
+        data=FAMILY_PLAN.data_params,
         code=code("family_dataset.py"),
     script:
         "../scripts/family_dataset.py"
@@ -34,9 +34,9 @@ rule family_train:
     resources:
         gpu=config["resources"]["gpus"],
         mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=FAMP.train_runtime,
+        runtime=FAMILY_PLAN.train_runtime,
     params:
-        cell=FAMP.train_params,
+        cell=FAMILY_PLAN.train_params,
         allow_cpu=SIM["train"]["allow_cpu"],
         code=code("family_train.py"),
     script:

@@ -1,10 +1,11 @@
 # [R] §4.2 DisLib: dataset → encoders trained on the category → linear probes of every factor → tables.
+# Records, paths, params and resources: IMAGES_PLAN (linid/pipeline/plans/images.py, built in common.smk).
 
 
 rule render_dsprites:
     output:
-        data="results/images/source/{dataset}.npz",
-        meta="results/images/source/{dataset}.json",
+        data=IMAGES_PLAN.SOURCE["data"],
+        meta=IMAGES_PLAN.SOURCE["meta"],
     log:
         "results/logs/render_dsprites/{dataset}.log",
     benchmark:
@@ -15,7 +16,7 @@ rule render_dsprites:
         mem_mb=8000,
         runtime=60,
     params:
-        render=render_params,
+        render=IMAGES_PLAN.render_params,
         code=code("render_dsprites.py"),
     script:
         "../scripts/render_dsprites.py"
@@ -23,7 +24,7 @@ rule render_dsprites:
 
 rule image_data:
     input:
-        unpack(image_source),
+        unpack(IMAGES_PLAN.source),
     output:
         data="results/images/data/{dataset}.npz",
         meta="results/images/data/{dataset}.json",
@@ -34,10 +35,10 @@ rule image_data:
     conda:
         "../../envs/torch.yaml"
     resources:
-        mem_mb=image_mem,
+        mem_mb=IMAGES_PLAN.mem,
         runtime=60,
     params:
-        dataset=image_data_params,
+        dataset=IMAGES_PLAN.data_params,
         code=code("image_data.py"),
     script:
         "../scripts/image_data.py"
@@ -48,25 +49,25 @@ rule image_train:
         data=rules.image_data.output.data,
         meta=rules.image_data.output.meta,
     output:
-        model=IMG_TRAIN_OUT["model"],
-        curve=IMG_TRAIN_OUT["curve"],
-        summary=IMG_TRAIN_OUT["summary"],
+        model=IMAGES_PLAN.TRAIN_OUT["model"],
+        curve=IMAGES_PLAN.TRAIN_OUT["curve"],
+        summary=IMAGES_PLAN.TRAIN_OUT["summary"],
     log:
         "results/logs/image_train/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/image_train/{dataset}/{model}/seed{seed}.tsv"
-    priority: image_train_priority
+    priority: IMAGES_PLAN.train_priority
     conda:
         "../../envs/torch.yaml"
     threads: 2
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=image_mem,
-        runtime=image_runtime,
+        mem_mb=IMAGES_PLAN.mem,
+        runtime=IMAGES_PLAN.runtime,
     params:
-        train=image_train_params,
-        checkpoint=image_checkpoint,
-        allow_cpu=IMG["train"]["allow_cpu"],
+        train=IMAGES_PLAN.train_params,
+        checkpoint=IMAGES_PLAN.checkpoint,
+        allow_cpu=IMAGES_PLAN.allow_cpu,
         code=code("image_train.py"),
     script:
         "../scripts/image_train.py"
@@ -74,7 +75,7 @@ rule image_train:
 
 rule image_probe:
     input:
-        unpack(image_model_input),
+        unpack(IMAGES_PLAN.model_input),
         data=rules.image_data.output.data,
         meta=rules.image_data.output.meta,
     output:
@@ -84,18 +85,18 @@ rule image_probe:
     benchmark:
         "results/benchmarks/image_probe/{dataset}/{model}/seed{seed}.tsv"
     wildcard_constraints:
-        model=IMG_PROBE_MODELS,
+        model=IMAGES_PLAN.PROBE_MODELS,
     conda:
         "../../envs/torch.yaml"
     threads: 2
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=image_mem,
+        mem_mb=IMAGES_PLAN.mem,
         runtime=60,
     params:
-        probe=IMG_PROBE,
-        model_seed=image_seed,
-        allow_cpu=IMG["train"]["allow_cpu"],
+        probe=IMAGES_PLAN.probe,
+        model_seed=IMAGES_PLAN.seed,
+        allow_cpu=IMAGES_PLAN.allow_cpu,
         code=code("image_probe.py"),
     script:
         "../scripts/image_probe.py"
@@ -103,11 +104,11 @@ rule image_probe:
 
 rule image_activations:
     input:
-        unpack(image_model_input),
+        unpack(IMAGES_PLAN.model_input),
         data=rules.image_data.output.data,
         meta=rules.image_data.output.meta,
     output:
-        activations="results/images/activations/{dataset}/{model}_seed{seed}.npz",
+        activations=IMAGES_PLAN.ACTIVATIONS,
     log:
         "results/logs/image_activations/{dataset}/{model}_seed{seed}.log",
     benchmark:
@@ -117,12 +118,12 @@ rule image_activations:
     threads: 2
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=image_mem,
+        mem_mb=IMAGES_PLAN.mem,
         runtime=30,
     params:
-        export=IMG["export_activations"],
-        model_seed=image_seed,
-        allow_cpu=IMG["train"]["allow_cpu"],
+        export=IMAGES_PLAN.export,
+        model_seed=IMAGES_PLAN.seed,
+        allow_cpu=IMAGES_PLAN.allow_cpu,
         code=code("image_activations.py"),
     script:
         "../scripts/image_activations.py"
@@ -133,14 +134,14 @@ rule image_activation_factors:
         data=rules.image_data.output.data,
         meta=rules.image_data.output.meta,
     output:
-        factors="results/images/activations/{dataset}/factors.npz",
+        factors=IMAGES_PLAN.ACTIVATION_FACTORS,
     log:
         "results/logs/image_activation_factors/{dataset}.log",
     localrule: True
     conda:
         "../../envs/torch.yaml"
     params:
-        export=IMG["export_activations"],
+        export=IMAGES_PLAN.export,
         code=code("image_activation_factors.py"),
     script:
         "../scripts/image_activation_factors.py"
@@ -148,8 +149,8 @@ rule image_activation_factors:
 
 rule image_tables:
     input:
-        probes=image_files(rules.image_probe.output.probe, IMG_PROBED),
-        published=PUBLISHED_TABLE4,
+        probes=IMAGES_PLAN.files(rules.image_probe.output.probe, IMAGES_PLAN.probed),
+        published=IMAGES_PLAN.PUBLISHED_TABLE4,
     output:
         table=report(
             "results/tables/image_probes.csv",
@@ -183,7 +184,7 @@ rule image_tables:
     conda:
         "../../envs/plot.yaml"
     params:
-        budgets=image_budgets(),
+        budgets=IMAGES_PLAN.budgets(),
         code=code("image_tables.py"),
     script:
         "../scripts/image_tables.py"
@@ -191,7 +192,7 @@ rule image_tables:
 
 rule image_curves:
     input:
-        curves=image_files(IMG_TRAIN_OUT["curve"], IMG_TRAINED),
+        curves=IMAGES_PLAN.files(rules.image_train.output.curve, IMAGES_PLAN.trained),
     output:
         table="results/tables/image_curves.csv",
         figure=report(
@@ -208,7 +209,7 @@ rule image_curves:
     conda:
         "../../envs/plot.yaml"
     params:
-        curve_keys=image_curve_keys(),
+        curve_keys=IMAGES_PLAN.curve_keys(),
         code=code("image_curves.py"),
     script:
         "../scripts/image_curves.py"

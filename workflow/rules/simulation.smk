@@ -8,14 +8,14 @@ rule generate_dataset:
         meta="results/sim/datasets/{data}.json",
     log:
         "results/logs/generate_dataset/{data}.log",
-    priority: SIMP.dataset_priority
+    priority: SIM_PLAN.dataset_priority
     conda:
         "../../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=15,
     params:
-        dgp=SIMP.dataset_params,
+        dgp=SIM_PLAN.dataset_params,
         n_eval=SIM["data"]["n_eval"],
         n_monitor=SIM["data"]["n_monitor"],
         code=code("generate_dataset.py"),
@@ -25,23 +25,23 @@ rule generate_dataset:
 
 rule train:
     input:
-        data=SIMP.pack_inputs(rules.generate_dataset.output.data),
-        meta=SIMP.pack_inputs(rules.generate_dataset.output.meta),
+        data=SIM_PLAN.pack_inputs(rules.generate_dataset.output.data),
+        meta=SIM_PLAN.pack_inputs(rules.generate_dataset.output.meta),
     output:
         pack=directory(PACK_DIR),
     log:
         "results/logs/train/{pack}.log",
-    priority: SIMP.priority
+    priority: SIM_PLAN.priority
     conda:
         "../../envs/torch.yaml"
     threads: SIM["train"]["threads"]
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=SIMP.mem,
-        runtime=SIMP.runtime,
+        mem_mb=SIM_PLAN.mem,
+        runtime=SIM_PLAN.runtime,
     params:
-        members=SIMP.members,
-        checkpoint=SIMP.checkpoint,
+        members=SIM_PLAN.members,
+        checkpoint=SIM_PLAN.checkpoint,
         allow_cpu=SIM["train"]["allow_cpu"],
         code=code("train.py"),
     script:
@@ -51,7 +51,7 @@ rule train:
 # one model's files, copied out of its pack's folder (a copy: no job, no MLflow run)
 rule trained_model:
     input:
-        pack=SIMP.member_pack(rules.train.output.pack),
+        pack=SIM_PLAN.member_pack(rules.train.output.pack),
     output:
         model=TRAINED["model"],
         curve=TRAINED["curve"],
@@ -102,7 +102,7 @@ rule probe:
         mem_mb=1000,
         runtime=5,
     params:
-        kappa=SIMP.cell_kappa,
+        kappa=SIM_PLAN.cell_kappa,
         probe=SIM["probe"],
         temperature=SIM["train"]["temperature"],
         code=code("probe.py"),
@@ -135,10 +135,10 @@ rule probe_observations:
 # Aggregation: one tidy row per trained model, and the paper-style mean ± std tables.
 rule aggregate_probes:
     input:
-        probes=SIMP.model_files(rules.probe.output.probe),
-        observations=SIMP.dataset_files(rules.probe_observations.output.probe),
-        summaries=SIMP.model_files(rules.trained_model.output.summary),
-        curves=SIMP.model_files(rules.trained_model.output.curve),
+        probes=SIM_PLAN.model_files(rules.probe.output.probe),
+        observations=SIM_PLAN.dataset_files(rules.probe_observations.output.probe),
+        summaries=SIM_PLAN.model_files(rules.trained_model.output.summary),
+        curves=SIM_PLAN.model_files(rules.trained_model.output.curve),
     output:
         table=report(
             "results/tables/probes.csv",
@@ -162,9 +162,9 @@ rule aggregate_probes:
     conda:
         "../../envs/eval.yaml"
     params:
-        rows=SIMP.probe_rows(),
-        models=[list(m) for m in SIMP.models],
-        datasets=list(SIMP.datasets),
+        rows=SIM_PLAN.probe_rows(),
+        models=[list(m) for m in SIM_PLAN.models],
+        datasets=list(SIM_PLAN.datasets),
         level=SIM["probe"]["level"],
         code=code("aggregate.py"),
     script:
@@ -217,8 +217,8 @@ rule figures:
     conda:
         "../../envs/plot.yaml"
     params:
-        axes=SIMP.extra_axes(),
-        bases=SIMP.sweep_bases(),
+        axes=SIM_PLAN.extra_axes(),
+        bases=SIM_PLAN.sweep_bases(),
         code=code("figures.py"),
     script:
         "../scripts/figures.py"

@@ -1,5 +1,6 @@
 # [K] Figure 1, word embeddings: corpus (generated with a known truth, or the user's) → one NCE-trained
 # log-bilinear model per seed → every pair of replicas and every replica vs the truth → tables, figures.
+# Cells, params and resources: TEXT_PLAN (linid/pipeline/plans/text.py, built in common.smk).
 
 
 rule text_corpus:
@@ -14,7 +15,7 @@ rule text_corpus:
         mem_mb=2000,
         runtime=10,
     params:
-        corpus=text_corpus_params,
+        corpus=TEXT_PLAN.corpus_params,
         code=code("text_corpus.py"),
     script:
         "../scripts/text_corpus.py"
@@ -25,20 +26,20 @@ rule text_train:
         corpus=rules.text_corpus.output.corpus,
         meta=rules.text_corpus.output.meta,
     output:
-        model="results/text/models/{tcell}/seed{tseed}.npz",
-        summary="results/text/models/{tcell}/seed{tseed}.json",
+        model="results/text/models/{tcell}/seed{seed}.npz",
+        summary="results/text/models/{tcell}/seed{seed}.json",
     log:
-        "results/logs/text_train/{tcell}/seed{tseed}.log",
+        "results/logs/text_train/{tcell}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
     threads: 1
     resources:
         gpu=config["resources"]["gpus"],
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=text_train_runtime,
+        mem_mb=TEXT_PLAN.train_mem,
+        runtime=TEXT_PLAN.train_runtime,
     params:
-        cell=text_train_params,
-        allow_cpu=SIM["train"]["allow_cpu"],
+        cell=TEXT_PLAN.train_params,
+        allow_cpu=TEXT_PLAN.allow_cpu,
         code=code("text_train.py"),
     script:
         "../scripts/text_train.py"
@@ -48,7 +49,7 @@ rule text_compare:
     input:
         corpus=rules.text_corpus.output.corpus,
         meta=rules.text_corpus.output.meta,
-        models=text_models,
+        models=TEXT_PLAN.cell_seed_files(rules.text_train.output.model),
     output:
         pairs="results/text/pairs/{tcell}.csv",
         embeddings="results/text/pairs/{tcell}.npz",
@@ -61,8 +62,8 @@ rule text_compare:
         mem_mb=2000,
         runtime=10,
     params:
-        compare=dict(sorted(TEXT["compare"].items())),
-        seeds=TEXT["seeds"],
+        compare=TEXT_PLAN.compare,
+        seeds=TEXT_PLAN.seeds,
         code=code("text_compare.py"),
     script:
         "../scripts/text_compare.py"
@@ -70,12 +71,8 @@ rule text_compare:
 
 rule text_tables:
     input:
-        pairs=text_cell_files(rules.text_compare.output.pairs),
-        summaries=[
-            f"results/text/models/{c}/seed{s}.json"
-            for c in TEXT_CELLS
-            for s in TEXT["seeds"]
-        ],
+        pairs=TEXT_PLAN.cell_files(rules.text_compare.output.pairs),
+        summaries=TEXT_PLAN.seed_files(rules.text_train.output.summary),
     output:
         pairs="results/tables/text_pairs.csv",
         summary=report(
@@ -94,7 +91,7 @@ rule text_tables:
     conda:
         "../../envs/plot.yaml"
     params:
-        cells=[c.row for c in TEXT_CELLS.values()],
+        cells=TEXT_PLAN.rows,
         code=code("text_tables.py"),
     script:
         "../scripts/text_tables.py"
@@ -103,7 +100,7 @@ rule text_tables:
 rule text_figures:
     input:
         summary=rules.text_tables.output.summary,
-        embeddings=text_cell_files(rules.text_compare.output.embeddings),
+        embeddings=TEXT_PLAN.cell_files(rules.text_compare.output.embeddings),
     output:
         overlay=report(
             "results/figures/text/overlay.png",
@@ -123,8 +120,8 @@ rule text_figures:
     conda:
         "../../envs/plot.yaml"
     params:
-        cells=[c.row for c in TEXT_CELLS.values()],
-        figure_words=TEXT["compare"]["figure_words"],
+        cells=TEXT_PLAN.rows,
+        figure_words=TEXT_PLAN.compare["figure_words"],
         code=code("text_figures.py"),
     script:
         "../scripts/text_figures.py"
