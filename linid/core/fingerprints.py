@@ -97,6 +97,18 @@ class FingerprintCache:
         except (OSError, ValueError):
             self.entries = {}
         self.dirty = False
+        self.modules: dict[tuple[Path, str], tuple[str, frozenset[str]] | None] = {}
+
+    def module(self, root: Path, module: str) -> tuple[str, frozenset[str]] | None:
+        """(tree hash, linid imports) of ``module`` under ``root``, None when it is no module (an
+        attribute: ``from linid.x import func``); each module is read once per process."""
+        key = (root, module)
+        if key not in self.modules:
+            path = module_file(root, module)
+            self.modules[key] = (
+                None if path is None else self.info(path.read_text(), module, path.name == "__init__.py")
+            )
+        return self.modules[key]
 
     def info(self, text: str, module: str, is_package: bool) -> tuple[str, frozenset[str]]:
         """(tree hash, linid imports) of a module's text."""
@@ -137,11 +149,16 @@ def _walk(root: Path, todo: list[str], cache: FingerprintCache | None) -> dict[s
         for mod in _with_parents(todo.pop()):
             if mod in found or mod in absent:
                 continue
-            path = module_file(root, mod)
-            if path is None:
+            if cache is not None:
+                info = cache.module(root, mod)
+            elif (path := module_file(root, mod)) is not None:
+                info = _info(path.read_text(), mod, path.name == "__init__.py", None)
+            else:
+                info = None
+            if info is None:
                 absent.add(mod)
                 continue
-            found[mod], imports = _info(path.read_text(), mod, path.name == "__init__.py", cache)
+            found[mod], imports = info
             todo.extend(imports)
     return found
 

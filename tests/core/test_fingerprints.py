@@ -121,3 +121,17 @@ def test_checkpoint_code_covers_every_module_the_trainers_import():
     assert not any(m.startswith(("linid.report", "linid.pipeline", "linid.images")) for m in sim)
     images = module_closure(IMAGE_CODE)
     assert {"linid.images.models", "linid.images.names", "linid.sim.checkpoints"} <= set(images)
+
+
+def test_with_a_cache_every_module_file_is_read_once_per_process(monkeypatch):
+    # the workflow asks for ~35 stage fingerprints on every parse (once per job under SLURM): with
+    # the cache each module file is read and hashed once, however many stages reach it
+    reads = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real(self, *a, **k))
+    cache = fingerprints.FingerprintCache(Path("/nonexistent/fingerprints.json"))
+    scripts = sorted(SCRIPTS.glob("*.py"))
+    got = {s.name: stage_fingerprint(ROOT, s, cache) for s in scripts}
+    modules = [r for r in reads if r not in scripts]
+    assert len(modules) == len(set(modules)) and len(modules) > 30
+    assert got == {s.name: stage_fingerprint(ROOT, s) for s in scripts}  # the same answers without it
