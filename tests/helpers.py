@@ -13,6 +13,17 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
+SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def validated(cfg: dict) -> dict:
+    """``cfg`` checked against the schema, its defaults filled in (the workflow's
+    ``validate_config`` fills the same, tested; it adds the cross-field checks, which a unit test's
+    partial config need not pass)."""
+    from snakemake.utils import validate
+
+    validate(cfg, str(SCHEMA_FILE))
+    return cfg
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 COPY = ["Snakefile", "config.yaml", "workflow", "linid", "envs", "configs", "README.md", "slurm"]
 

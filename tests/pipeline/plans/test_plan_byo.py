@@ -1,17 +1,14 @@
 """The bring-your-own plan: models and factors per source, the pairs compared, the params."""
 
 import copy
-from pathlib import Path
 from types import SimpleNamespace as W
 
 import numpy as np
-from snakemake.utils import validate
 
 from linid.byo.config import TEXT_LM
 from linid.pipeline.plans.byo import ByoPlan
 from linid.pipeline.plans.images import ImagesPlan
-
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+from tests.helpers import validated
 
 IMAGES = {"enabled": True, "datasets": {"dsprites": {"subsample": 300}}, "models": ["pixels", "mlp"],
           "seeds": [0, 1], "export_activations": {"enabled": True, "rows": 100}}
@@ -21,7 +18,7 @@ def _plan(byo: dict, images: dict | None = None) -> ByoPlan:
     cfg = {"name": "plan_byo", "simulation": {"enabled": False}, "byo": {"enabled": True, **byo}}
     if images is not None:
         cfg["images"] = copy.deepcopy(images)
-    validate(cfg, str(SCHEMA))  # fills the schema's defaults, as the workflow does
+    validated(cfg)  # the schema's defaults filled in, as the workflow reads it
     return ByoPlan(cfg, ImagesPlan(cfg))
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 from types import SimpleNamespace as W
 
 import yaml
-from snakemake.utils import validate
 
 from linid.pipeline.plans.compare import ComparePlan
 from linid.pipeline.plans.family import FamilyPlan
 from linid.pipeline.plans.sim import SimPlan
+from tests.helpers import validated
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = yaml.safe_load((ROOT / "tests/data/tiny.yaml").read_text())
@@ -19,7 +19,7 @@ def _plans(seeds=(0, 1, 2), max_pairs=2, compare=True):
     cfg = copy.deepcopy(TINY)
     cfg["simulation"]["sweeps"]["tiny"]["seeds"] = list(seeds)
     cfg["compare"] = {"enabled": compare, "max_pairs_per_job": max_pairs}
-    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    validated(cfg)  # the schema's defaults filled in, as the workflow reads it
     sim, fam = SimPlan(cfg), FamilyPlan(cfg)
     return cfg, sim, fam, ComparePlan(cfg, sim, fam)
 

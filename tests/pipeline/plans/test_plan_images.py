@@ -2,17 +2,14 @@
 
 import copy
 import math
-from pathlib import Path
 from types import SimpleNamespace as W
 
 import pytest
-from snakemake.utils import validate
 
 from linid.images.names import DSPRITES_IMAGES
 from linid.pipeline import shards
 from linid.pipeline.plans.images import ImagesPlan
-
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+from tests.helpers import validated
 
 CONFIG = {
     "name": "plan_images",
@@ -35,7 +32,7 @@ CONFIG = {
 def _plan(**images) -> ImagesPlan:
     cfg = copy.deepcopy(CONFIG)
     cfg["images"].update(images)
-    validate(cfg, str(SCHEMA))  # fills the schema's defaults, as the workflow does
+    validated(cfg)  # the schema's defaults filled in, as the workflow reads it
     return ImagesPlan(cfg)
 
 

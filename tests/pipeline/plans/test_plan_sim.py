@@ -6,11 +6,11 @@ from types import SimpleNamespace as W
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
 from linid.pipeline import shards
 from linid.pipeline.cells import cell_steps
 from linid.pipeline.plans.sim import MEMBER_DIR, PACK_DIR, TRAINED, SimPlan
+from tests.helpers import validated
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = yaml.safe_load((ROOT / "tests/data/tiny.yaml").read_text())
@@ -21,7 +21,7 @@ def _config(pack_size=1, seeds=(0, 1), **resources) -> dict:
     cfg["simulation"]["sweeps"]["tiny"]["seeds"] = list(seeds)
     cfg["simulation"]["train"]["pack_size"] = pack_size
     cfg["resources"].update(resources)
-    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"))  # the schema's defaults filled in
+    validated(cfg)  # the schema's defaults filled in, as the workflow reads it
     return cfg
 
 

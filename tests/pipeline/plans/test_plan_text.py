@@ -5,19 +5,18 @@ from pathlib import Path
 from types import SimpleNamespace as W
 
 import yaml
-from snakemake.utils import validate
 
 from linid.pipeline.plans.text import TextPlan
+from tests.helpers import validated
 
 ROOT = Path(__file__).resolve().parents[3]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 TINY = yaml.safe_load((ROOT / "tests" / "configs" / "text_tiny.yaml").read_text())
 
 
 def _plan(**text) -> TextPlan:
     cfg = copy.deepcopy(TINY)
     cfg["text"].update(text)
-    validate(cfg, str(SCHEMA))  # fills the schema's defaults, as the workflow does
+    validated(cfg)  # the schema's defaults filled in, as the workflow reads it
     return TextPlan(cfg)
 
 
