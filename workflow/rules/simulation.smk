@@ -48,7 +48,7 @@ rule train:
         "../scripts/train.py"
 
 
-# one model's files, copied out of its pack's folder (a copy: no job, no MLflow run)
+# one model's files, copied out of its pack's folder (a local job in the main process: no MLflow run)
 rule trained_model:
     input:
         pack=SIM_PLAN.member_pack(rules.train.output.pack),
