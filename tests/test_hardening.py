@@ -316,7 +316,7 @@ def test_the_workflow_refuses_a_repeated_key_on_the_command_line(tmp_path):
     (("images", "export_activations", "rows"), 1, "less than the minimum of 2"),
     (("simulation", "probe", "n_affine"), 6, "fit half must hold at least"),
     (("simulation", "probe", "knn_neighbors"), 500, "more neighbours than the 400 rows"),
-    (("simulation", "probe", "n_linear"), 2, "R²_o of d = 3 latents needs at least"),
+    (("simulation", "probe", "n_linear"), 7, "n_linear = 7: R²_o of d = 3 latents is fitted on half"),
 ])
 def test_sizes_that_leave_a_statistic_undefined_are_refused(path, value, msg):
     cfg = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())

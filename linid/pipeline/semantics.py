@@ -99,28 +99,16 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
 
 
 def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
-    """Probe sizes that leave a statistic undefined: the affine fit (d + 1 coefficients per latent)
-    on the fit half of n_affine, the kNN control's neighbours in that half, R²_o on n_linear rows."""
+    """Probe sizes that leave a statistic undefined, by the rule the probe job itself applies
+    (:func:`linid.probes.sizes.probe_block_problems`), for the largest latent dimension."""
+    from linid.probes.sizes import probe_block_problems
+
     dims = [c["latent_dim"] for sweep in sweeps.values() for c in sweep_cells(sweep)]
     if not dims:
         return []
-    d = max(dims)
-    n_affine, n_linear = probe.get("n_affine", 8192), probe.get("n_linear", 4096)
-    k = probe.get("knn_neighbors", 10)
-    out = []
-    if n_affine // 2 < d + 2:
-        out.append(f"config key simulation.probe.n_affine = {n_affine}: its fit half must hold at least "
-                   f"d + 2 = {d + 2} rows (an affine map of d = {d} has d + 1 coefficients, and R² "
-                   f"needs a spread); use at least {2 * (d + 2)}")
-    elif k > n_affine // 2:
-        out.append(f"config key simulation.probe.knn_neighbors = {k}: more neighbours than the "
-                   f"{n_affine // 2} rows of n_affine's fit half")
-    if n_linear < d + 1:
-        out.append(f"config key simulation.probe.n_linear = {n_linear}: R²_o of d = {d} latents needs at "
-                   f"least d + 1 = {d + 1} rows")
-    return out
-
-
+    problems = probe_block_problems(max(dims), probe.get("n_affine", 8192), probe.get("n_linear", 4096),
+                                    probe.get("knn_neighbors", 10))
+    return [f"config key simulation.probe.{p}" for p in problems]
 
 
 def image_problems(images: dict) -> list[str]:
