@@ -140,7 +140,7 @@ def image_problems(images: dict) -> list[str]:
 
 
 def text_problems(text: dict) -> list[str]:
-    """The text experiment's corpus file and cells (only when it is enabled)."""
+    """The text experiment's corpus file, its content and cells (only when it is enabled)."""
     if not text.get("enabled"):
         return []
     from linid.text.cells import cell_problems, text_cells
@@ -157,9 +157,14 @@ def text_problems(text: dict) -> list[str]:
         elif source == "ids" and not path.endswith(".npy"):
             out.append(f"config key text.corpus.path = {path!r}: source ids reads a .npy file of token ids")
     try:
-        out += cell_problems(text_cells(text))
+        cells = text_cells(text)
     except ValueError as err:
-        out.append(str(err))
+        return [*out, str(err)]
+    out += cell_problems(cells)
+    if not out:  # the corpus's content (the user's file read) and every cell's comparison sized
+        from linid.text.check import corpus_problems
+
+        out += corpus_problems(cells, text.get("compare") or {})
     return out
 
 
