@@ -165,9 +165,9 @@ def test_byo_sizes_the_stages_need_are_checked_at_the_door(tmp_path):
     wide = {"h": lambda r, n: r.normal(size=(n, 150))}
     fac, models = _byo(tmp_path, wide)
     problems = check_inputs(fac, models, settings)
-    assert len(problems) == 1 and "150 wide" in problems[0] and "byo.svcca_k <= 100" in problems[0]
+    assert len(problems) == 1 and "150 wide" in problems[0] and "byo.svcca_k <= 98" in problems[0]
     assert check_inputs(fac, models, {**settings, "svcca_k": 20}) == []
-    assert "exceeds half" in check_inputs(fac, models, {**settings, "svcca_k": 101})[0]
+    assert "more than the 98 directions" in check_inputs(fac, models, {**settings, "svcca_k": 99})[0]
 
 
 def test_a_dead_layer_gets_nan_cells_and_a_note_not_a_lost_table(tmp_path):

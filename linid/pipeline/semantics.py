@@ -11,6 +11,7 @@ from typing import Any
 
 from linid.images.names import DSPRITES_IMAGES
 from linid.pipeline.cells import sweep_cells
+from linid.probes.sizes import max_compared_width, probe_block_problems
 
 
 def non_finite_numbers(config: Any, where: str = "") -> list[str]:
@@ -101,8 +102,6 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
 def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
     """Probe sizes that leave a statistic undefined, by the rule the probe job itself applies
     (:func:`linid.probes.sizes.probe_block_problems`), for the largest latent dimension."""
-    from linid.probes.sizes import probe_block_problems
-
     dims = [c["latent_dim"] for sweep in sweeps.values() for c in sweep_cells(sweep)]
     if not dims:
         return []
@@ -197,11 +196,12 @@ def byo_problems(byo: dict, images: dict) -> list[str]:
                        f"({', '.join(images.get('datasets') or {}) or 'none'})")
         rows = exp.get("rows", 2000)
         k = byo.get("svcca_k")
-        if k is None or k > rows // 2:
+        widest = max_compared_width(rows)
+        if k is None or k > widest:
             out.append(f"config key byo.svcca_k = {k}: with source images, layers are far wider than the "
                        f"{rows} exported rows (pixels: 4096 per channel, features: 512), and CCA overfits "
-                       f"beyond rows/2 columns; set byo.svcca_k <= {rows // 2} (e.g. 20) so that wide layers "
-                       "are reduced to their top principal directions, or export more rows")
+                       f"beyond (rows − 4)/2 columns; set byo.svcca_k <= {widest} (e.g. 20) so that wide "
+                       "layers are reduced to their top principal directions, or export more rows")
         n_models = len(images.get("models") or ["pixels", "mlp", "cnn"]) * len(images.get("seeds") or [0, 1, 2])
         if n_models < 2:
             out.append("config key byo.source = images: the image experiment has fewer than 2 models to compare")

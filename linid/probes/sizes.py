@@ -31,6 +31,11 @@ def comparison_rows(p: int, q: int) -> int:
     return max(cca_rows(p, q), fit_rows(max(p, q), intercept=True))
 
 
+def max_compared_width(rows: int) -> int:
+    """The widest two layers that :func:`comparison_rows` lets ``rows`` rows compare (2w + 4 ≤ rows)."""
+    return max((int(rows) - 4) // 2, 0)
+
+
 def probe_block_problems(d: int, n_affine: int, n_linear: int, knn_neighbors: int) -> list[str]:
     """The [R] probe's two blocks for features and latents of dimension d (linid.probes.suite):
     R²_a, MCC and the kNN control on n_affine rows (an affine fit), R²_o and the singular values
