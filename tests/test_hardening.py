@@ -656,6 +656,13 @@ def test_comparisons_whose_words_do_not_exceed_their_dimensions_are_refused_or_u
     assert "min_count = 2000: no word of cell base can pass it (950 training windows" in msg
     gen["text"]["compare"]["min_count"] = 200  # at most 950 // 200 = 4 words pass: fewer than 2-D needs
     assert "compares at most 4 word(s)" in _door(gen)[0]
+    # the family's comparisons: 64-wide hidden layers on 100 held-out inputs
+    fam = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    fam["family"]["data"] = {**fam["family"].get("data", {}), "n_eval": 100}
+    fam["family"]["model"] = {"hidden": [64, 64]}
+    with pytest.raises(ConfigError, match=re.escape("family.data.n_eval = 100: the comparisons of two "
+                                                    "models' 64-wide layers need at least 132")):
+        check_config(fam, SCHEMA)
     # in the job: undefined with its reason, never a number; CCA itself refuses such rows
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((30, 64)), rng.standard_normal((30, 64))

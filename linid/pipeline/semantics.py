@@ -11,7 +11,7 @@ from typing import Any
 
 from linid.images.names import DSPRITES_IMAGES
 from linid.pipeline.cells import sweep_cells
-from linid.probes.sizes import max_compared_width, probe_block_problems
+from linid.probes.sizes import comparison_rows, max_compared_width, probe_block_problems
 
 
 def non_finite_numbers(config: Any, where: str = "") -> list[str]:
@@ -73,6 +73,7 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
     if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled") or text.get("enabled")):
         out.append("config: nothing to run (simulation, family, images, byo and text are all disabled)")
     out += image_problems(images)
+    out += family_problems(config.get("family") or {})
     out += text_problems(text)
     out += byo_problems(byo, images)
     data = sim.get("data") or {}
@@ -108,6 +109,21 @@ def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
     problems = probe_block_problems(max(dims), probe.get("n_affine", 8192), probe.get("n_linear", 4096),
                                     probe.get("knn_neighbors", 10))
     return [f"config key simulation.probe.{p}" for p in problems]
+
+
+def family_problems(family: dict) -> list[str]:
+    """The family comparisons' rows against their widest layer (f is M-D, the last hidden layer as
+    wide as model.hidden[-1]), by the comparisons' own rule (linid.probes.sizes.comparison_rows)."""
+    if not family.get("enabled"):
+        return []
+    dims = (family.get("axes") or {}).get("rep_dim", [2])
+    widest = max(*dims, *((family.get("model") or {}).get("hidden", [64, 64]))[-1:])
+    n_eval, need = (family.get("data") or {}).get("n_eval", 2000), comparison_rows(widest, widest)
+    if n_eval < need:
+        return [f"config key family.data.n_eval = {n_eval}: the comparisons of two models' {widest}-wide "
+                f"layers need at least {need} held-out inputs (CCA needs more rows than both layers' "
+                "columns, the affine fit the width + 2 in its half); raise it, or narrow the layers"]
+    return []
 
 
 def image_problems(images: dict) -> list[str]:
