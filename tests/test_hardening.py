@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -165,9 +166,9 @@ def test_byo_sizes_the_stages_need_are_checked_at_the_door(tmp_path):
     wide = {"h": lambda r, n: r.normal(size=(n, 150))}
     fac, models = _byo(tmp_path, wide)
     problems = check_inputs(fac, models, settings)
-    assert len(problems) == 1 and "150 wide" in problems[0] and "byo.svcca_k <= 100" in problems[0]
+    assert len(problems) == 1 and "150 wide" in problems[0] and "byo.svcca_k <= 98" in problems[0]
     assert check_inputs(fac, models, {**settings, "svcca_k": 20}) == []
-    assert "exceeds half" in check_inputs(fac, models, {**settings, "svcca_k": 101})[0]
+    assert "more than the 98 directions" in check_inputs(fac, models, {**settings, "svcca_k": 99})[0]
 
 
 def test_a_dead_layer_gets_nan_cells_and_a_note_not_a_lost_table(tmp_path):
@@ -316,7 +317,7 @@ def test_the_workflow_refuses_a_repeated_key_on_the_command_line(tmp_path):
     (("images", "export_activations", "rows"), 1, "less than the minimum of 2"),
     (("simulation", "probe", "n_affine"), 6, "fit half must hold at least"),
     (("simulation", "probe", "knn_neighbors"), 500, "more neighbours than the 400 rows"),
-    (("simulation", "probe", "n_linear"), 2, "R²_o of d = 3 latents needs at least"),
+    (("simulation", "probe", "n_linear"), 7, "n_linear = 7: R²_o of d = 3 latents is fitted on half"),
 ])
 def test_sizes_that_leave_a_statistic_undefined_are_refused(path, value, msg):
     cfg = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
@@ -532,3 +533,191 @@ def test_sigkill_of_snakemake_stops_training_and_the_rerun_resumes(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Nothing to be done" in out and "wrote 1 job run(s)" in out, out
     assert not list(pending.glob("*.json"))
+
+
+# == issue 28, hardening round 3: classes 6, 7, 8 ===================================================
+# 6. a user's corpus is an input, checked at the door; 7. every comparison's rows exceed its
+# dimensions, or it is refused at the door / reported undefined; 8. the door's probe-size rule is the
+# job's.
+
+
+def _text_config(tmp_path: Path, source="text", path=None, **over) -> dict:
+    """A text-only config (the schema's defaults filled in by validate_config) on a user's corpus."""
+    text = {"enabled": True, "seeds": [0, 1], "corpus": {"source": source, "path": str(path or "")},
+            "compare": {"min_count": 5}, "train": {"steps": 10}}
+    for section, values in over.items():
+        text[section] = {**text.get(section, {}), **values}
+    return {"name": "t", "simulation": {"enabled": False}, "resources": {"gpus": 0}, "text": text}
+
+
+def _user_text(path: Path, words=12, tokens=4000) -> Path:
+    rng = np.random.default_rng(0)
+    path.write_text(" ".join(rng.choice([f"w{i}" for i in range(words)], size=tokens)), encoding="utf-8")
+    return path
+
+
+def _door(cfg: dict) -> list[str]:
+    from linid.pipeline.config import validate_config
+
+    try:
+        validate_config(cfg, SCHEMA)
+    except ConfigError as err:
+        return str(err).splitlines()[1:]
+    return []
+
+
+CORPUS_FILES = {  # name: (source, file name, writer, the problem named)
+    "empty": ("text", "c.txt", lambda p: p.write_bytes(b""), "holds no token (it is empty or whitespace only)"),
+    "whitespace": ("text", "c.txt", lambda p: p.write_text(" \n\t \n"), "holds no token"),
+    "not utf-8": ("text", "c.txt", lambda p: p.write_bytes(b"caf\xe9 au lait " * 50),
+                  "is not UTF-8 text (byte 0xe9 at offset 3); save it as UTF-8"),
+    "window > corpus": ("text", "c.txt", lambda p: p.write_text("a b c"),
+                        "3 token(s), but a window of 2·half + 1 = 5 tokens needs at least 5"),
+    "float ids": ("ids", "ids.npy", lambda p: np.save(p, np.arange(100.0)),
+                  "token ids must be integers, got dtype float64"),
+    "2-D ids": ("ids", "ids.npy", lambda p: np.save(p, np.zeros((50, 2), dtype=np.int64)),
+                "needs one 1-D array of token ids (one stream), got shape (50, 2)"),
+    "negative ids": ("ids", "ids.npy", lambda p: np.save(p, np.arange(-1, 99)), "token ids must be ≥ 0, found -1"),
+    "npz as npy": ("ids", "ids.npy", lambda p: np.savez(open(p, "wb"), ids=np.arange(100)),
+                   "is an .npz archive under a .npy name; save the ids with np.save"),
+    "not npy": ("ids", "ids.npy", lambda p: p.write_text("1 2 3 4 5 6"), "is not a .npy array"),
+}
+
+
+@pytest.mark.parametrize("case", CORPUS_FILES)
+def test_a_corpus_file_the_job_cannot_use_is_named_at_the_door(tmp_path, case):
+    source, name, write, msg = CORPUS_FILES[case]
+    path = tmp_path / name
+    write(path)
+    problems = _door(_text_config(tmp_path, source, path))
+    assert problems == [f"  - config key text.corpus.path = {str(path)!r}: {msg}"] or (
+        len(problems) == 1 and msg in problems[0] and str(path) in problems[0]), problems
+
+
+def test_sparse_token_ids_are_remapped_to_a_dense_vocabulary(tmp_path):
+    from linid.text.corpus import build_corpus
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 40, 5000)
+    ids[::97] = 10**9  # ids 0–39 and one id 10⁹: 41 words, not 10⁹ + 1
+    np.save(tmp_path / "ids.npy", ids)
+    cfg = _text_config(tmp_path, "ids", tmp_path / "ids.npy")
+    assert _door(cfg) == []
+    p = {**cfg["text"]["corpus"], "seed": 0, "half": 2, "eval_fraction": 0.05}
+    train, held, vocab, _ = build_corpus(p)
+    assert len(vocab) == 41 and vocab[-1] == "1000000000" and vocab[:3] == ["0", "1", "2"]
+    dense = np.concatenate([train[:, 2], held[:, 2]])
+    assert dense.max() == 40 and np.isin(40, train) and dense.dtype == np.int64
+
+
+def test_overwriting_the_corpus_file_reruns_its_corpus_job(tmp_path):
+    """The corpus file is an input of text_corpus: newer than the job's outputs, it reruns the job
+    (before, it was a param only: "Nothing to be done", tables of the old corpus)."""
+    corpus = _user_text(tmp_path / "my.txt")
+    cfg = _text_config(tmp_path, "text", corpus)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/text/corpus/base.npz"
+    for f in (target, "results/text/corpus/base.json"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("{}")
+    old = time.time() - 100
+    for f in (target, "results/text/corpus/base.json"):
+        os.utime(tmp_path / f, (old, old))
+    os.utime(corpus, (old - 100, old - 100))  # the outputs are newer than the corpus: up to date
+
+    def dry():
+        cmd = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--dry-run", "--snakefile",
+               str(ROOT / "Snakefile"), "--configfile", "c.yaml"]
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    assert "Nothing to be done" in dry()
+    _user_text(corpus, words=15)  # the user overwrites the file
+    out = dry()
+    assert "rule text_corpus:" in out and f"reason: Updated input files: {corpus}" in out, out[-3000:]
+
+
+def test_comparisons_whose_words_do_not_exceed_their_dimensions_are_refused_or_undefined(tmp_path):
+    from linid.probes.cca import cca
+    from linid.text.compare import METRICS, compare_embeddings
+
+    # at the door: a 64-D model on a 30-word corpus (the issue's mCCA 1.000 [1.000, 1.000])
+    corpus = _user_text(tmp_path / "my.txt", words=30)
+    [msg] = _door(_text_config(tmp_path, "text", corpus, model={"dim": 64}))
+    assert "cell base compares 30 word(s)" in msg and "at least 132" in msg and "model.dim" in msg
+    assert _door(_text_config(tmp_path, "text", corpus, model={"dim": 2})) == []
+    # a count threshold no word can pass: known at the door, not after every replica trained
+    [msg] = _door(_text_config(tmp_path, "text", corpus, compare={"min_count": 10**6}))
+    assert msg.startswith("  - config key text.compare.min_count = 1000000: no word of cell base passes it")
+    gen = _text_config(tmp_path, "generated", corpus={"source": "generated", "n_windows": 1000},
+                       compare={"min_count": 2000})
+    [msg] = _door(gen)
+    assert "min_count = 2000: no word of cell base can pass it (950 training windows" in msg
+    gen["text"]["compare"]["min_count"] = 200  # at most 950 // 200 = 4 words pass: fewer than 2-D needs
+    assert "compares at most 4 word(s)" in _door(gen)[0]
+    # the family's comparisons: 64-wide hidden layers on 100 held-out inputs
+    fam = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    fam["family"]["data"] = {**fam["family"].get("data", {}), "n_eval": 100}
+    fam["family"]["model"] = {"hidden": [64, 64]}
+    with pytest.raises(ConfigError, match=re.escape("family.data.n_eval = 100: the comparisons of two "
+                                                    "models' 64-wide layers need at least 132")):
+        check_config(fam, SCHEMA)
+    # in the job: undefined with its reason, never a number; CCA itself refuses such rows
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((30, 64)), rng.standard_normal((30, 64))
+    m = compare_embeddings(a, b, seed=0)
+    assert all(np.isnan(m[k]) for k in METRICS) and m["note"].startswith("undefined: 30 compared word(s)")
+    with pytest.raises(ValueError, match="CCA is undefined on 30 rows for 29 \\+ 29 directions"):
+        cca(a, b)
+    assert compare_embeddings(a[:, :2], b[:, :2], seed=0)["note"] == ""
+
+
+def test_the_text_summary_reports_the_corpus_vocabulary_size(tmp_path, monkeypatch):
+    from linid.core.io import atomic_json
+    from linid.text.compare import cell_pairs
+
+    monkeypatch.setenv("LINID_TRACKING_DISABLED", "1")
+    rng = np.random.default_rng(0)
+    emb = {s: {k: rng.standard_normal((41, 2)) for k in ("q", "r", "q_init", "r_init")} for s in (0, 1)}
+    pairs = cell_pairs(emb, np.arange(41), None, seed=0)
+    pairs.insert(0, "cell", "base")
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    atomic_json(tmp_path / "meta.json", {"vocab_size": 41})
+    for s in (0, 1):
+        atomic_json(tmp_path / f"s{s}.json", {"job_uid": f"u{s}"})
+    row = {"cell": "base", "source": "ids", "vocab_size": 200, "dim": 2}  # 200: the configured size
+    ns = SimpleNamespace
+    out = ns(pairs=str(tmp_path / "all.csv"), summary=str(tmp_path / "s.csv"), summary_md=str(tmp_path / "s.md"))
+    smk = ns(rule="text_tables", log=[str(tmp_path / "log")], wildcards={}, output=out, params=ns(cells=[row]),
+             input=ns(pairs=[str(tmp_path / "pairs.csv")], metas=[str(tmp_path / "meta.json")],
+                      summaries=[str(tmp_path / f"s{s}.json") for s in (0, 1)]))
+    _script("text_tables").main(smk)
+    assert set(pd.read_csv(out.summary)["vocab_size"]) == {41}
+
+
+@pytest.mark.parametrize("n_affine,n_linear", [(8, 3), (8, 5), (8, 6), (7, 6), (12, 4), (10, 8), (9, 7)])
+def test_the_door_accepts_exactly_the_probe_sizes_the_probe_job_takes(n_affine, n_linear):
+    """d = 2: the door accepted n_linear ≥ d + 1 = 3, the probe needed ≥ 4, and every probe job
+    failed after training. Both now ask linid.probes.sizes.probe_block_problems."""
+    from linid.probes.suite import control_metrics, probe_metrics
+
+    cfg = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    cfg["simulation"]["sweeps"]["tiny"]["axes"]["latent_dim"] = [2]
+    cfg["simulation"]["probe"] = {"n_affine": n_affine, "n_linear": n_linear, "knn_neighbors": 2}
+    try:
+        check_config(cfg, SCHEMA)
+        door = None
+    except ConfigError as err:
+        door = str(err)
+    z = np.random.default_rng(0).standard_normal((n_affine + n_linear, 2))
+    f = z @ np.array([[2.0, 1.0], [0.0, 1.0]])
+    try:
+        probe_metrics(f, z, kappa=1.0, n_affine=n_affine, n_linear=n_linear, knn_neighbors=2)
+        control_metrics(f, z, n_affine=n_affine, n_linear=n_linear, knn_neighbors=2)
+        job = None
+    except ValueError as err:
+        job = str(err)
+    assert (door is None) == (job is None), (door, job)
+    if job is not None:  # the same words, the config key in front
+        assert job.split("; ")[0] in door

@@ -5,10 +5,11 @@ mean CCA, mean SVCCA, the smallest canonical correlation and both affine R² (fi
 the rows, scored on the other). Rows are first put in a seeded random order (and cut to
 ``max_rows``), so the halves are random even when the files are sorted, e.g. by class.
 
-Wide layers: CCA and an affine fit on n/2 rows overfit when a layer has more columns than half the
-rows (canonical correlations of independent data go to 1). Such a layer raises ValueError, unless
-``svcca_k`` is given: then it is reduced, before every measure, to the top-``svcca_k`` principal
-directions of its z-scored columns (the SVCCA reduction), and ``svcca_k`` must be ≤ rows/2.
+Wide layers: CCA and an affine fit on n/2 rows overfit when a layer has more columns than the rows
+can compare (linid.probes.sizes: two layers of w columns need 2w + 4 rows; canonical correlations
+of independent data go to 1). Such a layer raises ValueError, unless ``svcca_k`` is given: then it
+is reduced, before every measure, to the top-``svcca_k`` principal directions of its z-scored
+columns (the SVCCA reduction), and ``svcca_k`` must be ≤ (rows − 4)/2.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from linid.probes.arrays import Array, as_matrix
 from linid.probes.cca import compare_pair, top_k_directions
+from linid.probes.sizes import max_compared_width
 from linid.probes.stats import zscore
 
 MATRIX_COLUMNS = [
@@ -51,15 +53,17 @@ def constant_layer(x: Array) -> bool:
 
 
 def _prepare(layer: Array, which: str, name: str, svcca_k: int | None) -> Array:
-    """The layer itself, or its top-svcca_k SVCCA directions when it is wider than rows/2."""
+    """The layer itself, or its top-svcca_k SVCCA directions when it is wider than the rows can
+    compare (:func:`linid.probes.sizes.max_compared_width`, (rows − 4)/2)."""
     n, p = layer.shape
-    if 2 * p <= n:
+    widest = max_compared_width(n)
+    if p <= widest:
         return layer
     if svcca_k is None:
         raise ValueError(
             f"model {which}, layer '{name}' has {p} columns but only {n} rows: CCA and the affine "
-            f"R² overfit when columns > rows/2 ({n // 2}); give more rows, or svcca_k ≤ {n // 2} "
-            "to reduce wide layers to their top-svcca_k principal directions"
+            f"R² are meaningless beyond (rows − 4)/2 = {widest} columns; give more rows, or "
+            f"svcca_k ≤ {widest} to reduce wide layers to their top-svcca_k principal directions"
         )
     z = zscore(layer, _EPS)
     if z.shape[1] == 0:
@@ -98,8 +102,9 @@ def layer_matrix(
     if max_rows is not None:
         rows = rows[: int(max_rows)]
     m = rows.size
-    if svcca_k is not None and 2 * svcca_k > m:
-        raise ValueError(f"svcca_k = {svcca_k} exceeds half the {m} rows used")
+    if svcca_k is not None and svcca_k > max_compared_width(m):
+        raise ValueError(f"svcca_k = {svcca_k} exceeds the (rows − 4)/2 = {max_compared_width(m)} "
+                         f"directions the {m} rows used can compare")
     k = None if svcca_k is None else int(svcca_k)
     # a constant (dead) layer has no direction to compare: its cells are NaN with a note
     dead = {("a", name) for name, x in a.items() if constant_layer(x[rows])}

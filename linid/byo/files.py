@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from linid.core.npz import NpzEntry, Unreadable, count_nonfinite, describe, load_member, npz_index
+from linid.probes.sizes import max_compared_width
 
 Array = NDArray[np.float64]
 
@@ -259,14 +260,16 @@ def _check_sizes(
     used = n_rows if max_rows is None else min(n_rows, max_rows)
     k = settings.get("svcca_k")
     where, width = widths["max"]
-    if k is None and 2 * width > used:
+    widest = max_compared_width(used)
+    if k is None and width > widest:
         problems.append(
             f"{where} is {width} wide but the comparisons use {used} rows; CCA and the affine R² "
-            f"overfit beyond rows/2 = {used // 2} columns: set byo.svcca_k <= {used // 2} (e.g. 20) "
+            f"are meaningless beyond (rows − 4)/2 = {widest} columns: set byo.svcca_k <= {widest} (e.g. 20) "
             "so that wide layers are reduced to their top principal directions, or give more rows"
         )
-    elif k is not None and 2 * k > used:
-        problems.append(f"config key byo.svcca_k = {k}: exceeds half the {used} rows the comparisons use")
+    elif k is not None and k > widest:
+        problems.append(f"config key byo.svcca_k = {k}: more than the {widest} directions the {used} rows "
+                        "the comparisons use can compare ((rows − 4)/2)")
     return problems
 
 

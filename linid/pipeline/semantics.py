@@ -11,6 +11,7 @@ from typing import Any
 
 from linid.images.names import DSPRITES_IMAGES
 from linid.pipeline.cells import sweep_cells
+from linid.probes.sizes import comparison_rows, max_compared_width, probe_block_problems
 
 
 def non_finite_numbers(config: Any, where: str = "") -> list[str]:
@@ -72,6 +73,7 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
     if not (sim_on or fam_on or images.get("enabled") or byo.get("enabled") or text.get("enabled")):
         out.append("config: nothing to run (simulation, family, images, byo and text are all disabled)")
     out += image_problems(images)
+    out += family_problems(config.get("family") or {})
     out += text_problems(text)
     out += byo_problems(byo, images)
     data = sim.get("data") or {}
@@ -99,28 +101,29 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
 
 
 def probe_size_problems(probe: dict, sweeps: dict) -> list[str]:
-    """Probe sizes that leave a statistic undefined: the affine fit (d + 1 coefficients per latent)
-    on the fit half of n_affine, the kNN control's neighbours in that half, R²_o on n_linear rows."""
+    """Probe sizes that leave a statistic undefined, by the rule the probe job itself applies
+    (:func:`linid.probes.sizes.probe_block_problems`), for the largest latent dimension."""
     dims = [c["latent_dim"] for sweep in sweeps.values() for c in sweep_cells(sweep)]
     if not dims:
         return []
-    d = max(dims)
-    n_affine, n_linear = probe.get("n_affine", 8192), probe.get("n_linear", 4096)
-    k = probe.get("knn_neighbors", 10)
-    out = []
-    if n_affine // 2 < d + 2:
-        out.append(f"config key simulation.probe.n_affine = {n_affine}: its fit half must hold at least "
-                   f"d + 2 = {d + 2} rows (an affine map of d = {d} has d + 1 coefficients, and R² "
-                   f"needs a spread); use at least {2 * (d + 2)}")
-    elif k > n_affine // 2:
-        out.append(f"config key simulation.probe.knn_neighbors = {k}: more neighbours than the "
-                   f"{n_affine // 2} rows of n_affine's fit half")
-    if n_linear < d + 1:
-        out.append(f"config key simulation.probe.n_linear = {n_linear}: R²_o of d = {d} latents needs at "
-                   f"least d + 1 = {d + 1} rows")
-    return out
+    problems = probe_block_problems(max(dims), probe.get("n_affine", 8192), probe.get("n_linear", 4096),
+                                    probe.get("knn_neighbors", 10))
+    return [f"config key simulation.probe.{p}" for p in problems]
 
 
+def family_problems(family: dict) -> list[str]:
+    """The family comparisons' rows against their widest layer (f is M-D, the last hidden layer as
+    wide as model.hidden[-1]), by the comparisons' own rule (linid.probes.sizes.comparison_rows)."""
+    if not family.get("enabled"):
+        return []
+    dims = (family.get("axes") or {}).get("rep_dim", [2])
+    widest = max(*dims, *((family.get("model") or {}).get("hidden", [64, 64]))[-1:])
+    n_eval, need = (family.get("data") or {}).get("n_eval", 2000), comparison_rows(widest, widest)
+    if n_eval < need:
+        return [f"config key family.data.n_eval = {n_eval}: the comparisons of two models' {widest}-wide "
+                f"layers need at least {need} held-out inputs (CCA needs more rows than both layers' "
+                "columns, the affine fit the width + 2 in its half); raise it, or narrow the layers"]
+    return []
 
 
 def image_problems(images: dict) -> list[str]:
@@ -152,7 +155,7 @@ def image_problems(images: dict) -> list[str]:
 
 
 def text_problems(text: dict) -> list[str]:
-    """The text experiment's corpus file and cells (only when it is enabled)."""
+    """The text experiment's corpus file, its content and cells (only when it is enabled)."""
     if not text.get("enabled"):
         return []
     from linid.text.cells import cell_problems, text_cells
@@ -169,9 +172,14 @@ def text_problems(text: dict) -> list[str]:
         elif source == "ids" and not path.endswith(".npy"):
             out.append(f"config key text.corpus.path = {path!r}: source ids reads a .npy file of token ids")
     try:
-        out += cell_problems(text_cells(text))
+        cells = text_cells(text)
     except ValueError as err:
-        out.append(str(err))
+        return [*out, str(err)]
+    out += cell_problems(cells)
+    if not out:  # the corpus's content (the user's file read) and every cell's comparison sized
+        from linid.text.check import corpus_problems
+
+        out += corpus_problems(cells, text.get("compare") or {})
     return out
 
 
@@ -204,11 +212,12 @@ def byo_problems(byo: dict, images: dict) -> list[str]:
                        f"({', '.join(images.get('datasets') or {}) or 'none'})")
         rows = exp.get("rows", 2000)
         k = byo.get("svcca_k")
-        if k is None or k > rows // 2:
+        widest = max_compared_width(rows)
+        if k is None or k > widest:
             out.append(f"config key byo.svcca_k = {k}: with source images, layers are far wider than the "
                        f"{rows} exported rows (pixels: 4096 per channel, features: 512), and CCA overfits "
-                       f"beyond rows/2 columns; set byo.svcca_k <= {rows // 2} (e.g. 20) so that wide layers "
-                       "are reduced to their top principal directions, or export more rows")
+                       f"beyond (rows − 4)/2 columns; set byo.svcca_k <= {widest} (e.g. 20) so that wide "
+                       "layers are reduced to their top principal directions, or export more rows")
         n_models = len(images.get("models") or ["pixels", "mlp", "cnn"]) * len(images.get("seeds") or [0, 1, 2])
         if n_models < 2:
             out.append("config key byo.source = images: the image experiment has fewer than 2 models to compare")

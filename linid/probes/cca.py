@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from linid.probes.arrays import Array, check_pair
 from linid.probes.regression import r2_affine
+from linid.probes.sizes import cca_rows
 from linid.probes.stats import zscore
 
 # --------------------------------------------------------------------------- CCA
@@ -27,11 +28,19 @@ def _orth_basis(x: Array, eps: float) -> Array:
 
 
 def _cca_centred_bases(qa: Array, qb: Array) -> Array:
-    """ρ = σ(Qaᵀ Qb), clipped to [0, 1] and sorted descending."""
+    """ρ = σ(Qaᵀ Qb), clipped to [0, 1] and sorted descending; ValueError when the rows do not
+    exceed the two ranks (:func:`linid.probes.sizes.cca_rows`: some ρ would be 1 by construction)."""
     if qa.shape[1] == 0 or qb.shape[1] == 0:
         raise ValueError(
             "CCA is undefined for a constant (rank-0) feature matrix: "
             f"rank(a) = {qa.shape[1]}, rank(b) = {qb.shape[1]}"
+        )
+    n, p, q = qa.shape[0], qa.shape[1], qb.shape[1]
+    if n < cca_rows(p, q):
+        raise ValueError(
+            f"CCA is undefined on {n} rows for {p} + {q} directions: centred, both lie in "
+            f"{n - 1} dimensions, so {p + q - n + 1} canonical correlation(s) would be 1 whatever "
+            f"the data; it needs at least {cca_rows(p, q)} rows"
         )
     rho = np.linalg.svd(qa.T @ qb, compute_uv=False)
     return np.sort(np.clip(rho, 0.0, 1.0))[::-1]

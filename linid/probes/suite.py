@@ -17,15 +17,19 @@ from linid.probes.regression import (
     r2_rows_linear,
     singular_value_mae,
 )
+from linid.probes.sizes import probe_block_problems
 
 
-def _blocks(features: ArrayLike, latents: ArrayLike, n_affine: int, n_linear: int):
-    """The R²_a block (rows [0, n_affine)) and the R²_o block (the next n_linear rows)."""
+def _blocks(features: ArrayLike, latents: ArrayLike, n_affine: int, n_linear: int, knn_neighbors: int):
+    """The R²_a block (rows [0, n_affine)) and the R²_o block (the next n_linear rows); sizes
+    checked by :func:`linid.probes.sizes.probe_block_problems`, the rule the config check uses."""
     for name, val in (("n_affine", n_affine), ("n_linear", n_linear)):
-        if int(val) != val or val < 4:
-            raise ValueError(f"{name} must be an integer >= 4, got {val!r}")
+        if int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
     n_affine, n_linear = int(n_affine), int(n_linear)
     x, y = check_pair(features, latents, min_rows=1)
+    if problems := probe_block_problems(max(x.shape[1], y.shape[1]), n_affine, n_linear, knn_neighbors):
+        raise ValueError("; ".join(problems))
     need = n_affine + n_linear
     if x.shape[0] < need:
         raise ValueError(
@@ -54,7 +58,7 @@ def probe_metrics(
     vectors) from ``w_rows`` (the rows of W) and is nan when ``w_rows`` is None or too few rows.
     Extra rows beyond ``n_affine + n_linear`` are ignored. Returns plain Python floats.
     """
-    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear)
+    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear, knn_neighbors)
     mae, sv = singular_value_mae(xo, yo, kappa=kappa, beta=beta)
 
     if w_rows is None:
@@ -92,7 +96,7 @@ def control_metrics(
 ) -> dict[str, float]:
     """The ``CONTROL_METRICS`` of features that were not trained (observations x, an untrained
     encoder), on the same rows and splits as :func:`probe_metrics` scores a trained model."""
-    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear)
+    xa, ya, xo, yo = _blocks(features, latents, n_affine, n_linear, knn_neighbors)
     return _shared(xa, ya, xo, yo, knn_neighbors)
 
 

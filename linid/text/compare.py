@@ -25,9 +25,10 @@ import pandas as pd
 from linid.probes.arrays import Array, check_pair
 from linid.probes.cca import cca
 from linid.probes.regression import r2_affine
+from linid.probes.sizes import comparison_rows
 
 METRICS = ["r2_ab", "r2_ba", "r2w_ab", "r2w_ba", "mcca", "cca_min"]
-PAIR_COLUMNS = ["space", "state", "kind", "a", "b", *METRICS, "n_words"]
+PAIR_COLUMNS = ["space", "state", "kind", "a", "b", *METRICS, "n_words", "note"]
 _EPS = 1e-8
 
 
@@ -43,9 +44,20 @@ def whiten(x: Array, fit_rows: int) -> Array:
     return (x - mu) @ evecs[:, keep] / np.sqrt(evals[keep])
 
 
-def compare_embeddings(a, b, seed: int) -> dict[str, float]:
-    """Every metric of the module doc for one pair, words in ``default_rng(seed)`` order."""
-    x, y = check_pair(a, b, names=("a", "b"), min_rows=8)
+def compare_embeddings(a, b, seed: int) -> dict:
+    """Every metric of the module doc for one pair, words in ``default_rng(seed)`` order.
+
+    Undefined (every metric NaN, ``note`` saying why) when the words do not exceed what the
+    measures need (:func:`linid.probes.sizes.comparison_rows`: more words than the two embeddings'
+    summed dimensions for CCA, an affine fit on half of them): never a number that reads as
+    agreement. The config check refuses such a cell before any job where it can know."""
+    n, p, q = np.shape(a)[0], np.shape(a)[-1], np.shape(b)[-1]
+    need = comparison_rows(p, q)
+    if n < need:
+        note = (f"undefined: {n} compared word(s) for a {p}-D and a {q}-D embedding; CCA and the affine "
+                f"fits need at least {need}")
+        return {**dict.fromkeys(METRICS, float("nan")), "n_words": int(n), "note": note}
+    x, y = check_pair(a, b, names=("a", "b"), min_rows=need)
     order = np.random.default_rng(seed).permutation(x.shape[0])
     x, y = x[order], y[order]
     h = x.shape[0] // 2
@@ -58,17 +70,8 @@ def compare_embeddings(a, b, seed: int) -> dict[str, float]:
         "mcca": float(rho.mean()),
         "cca_min": float(rho.min()),
         "n_words": int(x.shape[0]),
+        "note": "",
     }
-
-
-def compared_words(windows: np.ndarray, vocab_size: int, min_count: int, exclude: tuple[int, ...] = ()) -> np.ndarray:
-    """Word ids seen at least ``min_count`` times as a target and as a context token (sorted)."""
-    half = windows.shape[1] // 2
-    tgt = np.bincount(windows[:, half], minlength=vocab_size)
-    ctx = np.bincount(np.delete(windows, half, axis=1).ravel(), minlength=vocab_size)
-    ok = (tgt >= min_count) & (ctx >= min_count)
-    ok[list(exclude)] = False
-    return np.flatnonzero(ok)
 
 
 def cell_pairs(
@@ -81,10 +84,9 @@ def cell_pairs(
 
     ``embeddings``: seed → {"q", "r", "q_init", "r_init"} (V, M) arrays; ``truth``: {"q", "r"}
     (V, rank) or None. Rows: space q|r, state trained|untrained (the same seeds' initial
-    models), kind replicas|truth, a, b (seeds; b = "truth"), the metrics, n_words.
+    models), kind replicas|truth, a, b (seeds; b = "truth"), the metrics, n_words, note (why a
+    row's metrics are undefined; empty otherwise).
     """
-    if len(words) < 8:
-        raise ValueError(f"only {len(words)} words pass the count threshold; need at least 8")
     rows = []
     seeds = sorted(embeddings)
     for space in ("q", "r"):

@@ -7,9 +7,10 @@ vocabulary. Two sources:
   p*(w | h) ∝ exp(q̂*(h)ᵀ q*_w + b*_w), q̂*(h) = Σᵢ c*ᵢ ⊙ r*_{hᵢ}; each window's context tokens
   are drawn i.i.d. from a Zipf unigram distribution u, then its target from p*(· | h). Every
   window therefore follows the model exactly (the empirical conditionals converge to p*).
-* **the user's own**: a plain-text file (:func:`tokenize`, :func:`text_windows`) or a file of
-  token ids (:func:`ids_windows`), read as one token stream; every position with a full context
-  on both sides is one window.
+* **the user's own**: a plain-text file (:func:`tokenize`, :func:`text_stream`) or a file of
+  token ids (:func:`ids_stream`, remapped to a dense range), read as one token stream; every
+  position with a full context on both sides is one window. linid.text.check reads the same file
+  with the same functions when the workflow is read.
 """
 
 from __future__ import annotations
@@ -167,24 +168,89 @@ def stream_windows(ids: np.ndarray, half: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(ids, 2 * half + 1).copy()
 
 
-def text_windows(path: str | Path, vocab_size: int, half: int, lowercase: bool = True) -> tuple[np.ndarray, list[str]]:
-    """A UTF-8 text file as one token stream (lines joined), out-of-vocabulary tokens → ``<unk>``."""
-    tokens = tokenize(Path(path).read_text(encoding="utf-8"), lowercase)
+class CorpusFileError(ValueError):
+    """The user's corpus file cannot be read as its source says (the message names the problem)."""
+
+
+def read_text(path: str | Path) -> str:
+    """The file as UTF-8 text; CorpusFileError naming the first byte that is not UTF-8."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusFileError(f"is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                              "save it as UTF-8") from None
+
+
+def text_stream(path: str | Path, vocab_size: int, lowercase: bool = True) -> tuple[np.ndarray, list[str]]:
+    """A UTF-8 text file as one stream of token ids (lines joined), out-of-vocabulary → ``<unk>``."""
+    tokens = tokenize(read_text(path), lowercase)
+    if not tokens:
+        raise CorpusFileError("holds no token (it is empty or whitespace only)")
     vocab = build_vocab(tokens, vocab_size)
     index = {w: i for i, w in enumerate(vocab)}
-    ids = np.array([index.get(t, 0) for t in tokens], dtype=np.int64)
+    return np.array([index.get(t, 0) for t in tokens], dtype=np.int64), vocab
+
+
+def ids_stream(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """A ``.npy`` file of one 1-D array of non-negative integer token ids, remapped to the dense
+    range 0 … K − 1 in increasing order of id (K the distinct ids; the vocabulary names each by its
+    id in the file): ids 0–39 and 10⁹ are 41 words, not 10⁹ + 1. The header is read first, so a
+    file of another kind is named before any value is loaded."""
+    from linid.core.npz import read_npy_header
+
+    with Path(path).open("rb") as f:
+        head = f.read(6)
+        f.seek(0)
+        if head.startswith(b"PK"):
+            raise CorpusFileError("is an .npz archive under a .npy name; save the ids with np.save")
+        try:
+            shape, dtype, _ = read_npy_header(f)
+        except ValueError as e:
+            raise CorpusFileError(f"is not a .npy array ({e}); save the ids with np.save") from None
+    if len(shape) != 1:
+        raise CorpusFileError(f"needs one 1-D array of token ids (one stream), got shape {shape}")
+    if dtype.kind not in "iu":
+        raise CorpusFileError(f"token ids must be integers, got dtype {dtype}")
+    ids = np.load(path, mmap_mode="r", allow_pickle=False)
+    if ids.size == 0:
+        raise CorpusFileError("holds no token (an empty array)")
+    if ids.min() < 0:
+        raise CorpusFileError(f"token ids must be ≥ 0, found {int(ids.min())}")
+    uniq, dense = np.unique(np.asarray(ids), return_inverse=True)
+    return dense.astype(np.int64).reshape(-1), [str(int(i)) for i in uniq]
+
+
+def user_stream(p: dict) -> tuple[np.ndarray, list[str]]:
+    """The token stream and vocabulary of a user's corpus section (``source`` text or ids);
+    CorpusFileError naming the problem (the door, linid.text.check, reports it with the path)."""
+    if p["source"] == "text":
+        return text_stream(p["path"], p["vocab_size"], p.get("lowercase", True))
+    if p["source"] == "ids":
+        return ids_stream(p["path"])
+    raise ValueError(f"unknown user corpus source {p['source']!r}")
+
+
+def text_windows(path: str | Path, vocab_size: int, half: int, lowercase: bool = True) -> tuple[np.ndarray, list[str]]:
+    """A UTF-8 text file as windows (:func:`text_stream`)."""
+    ids, vocab = text_stream(path, vocab_size, lowercase)
     return stream_windows(ids, half), vocab
 
 
 def ids_windows(path: str | Path, half: int) -> tuple[np.ndarray, list[str]]:
-    """A ``.npy`` file holding one 1-D array of non-negative integer token ids (one stream);
-    the vocabulary is 0 … max id, named by the ids themselves."""
-    ids = np.load(path, allow_pickle=False)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"{path}: need a 1-D integer array of token ids, got {ids.dtype} of shape {ids.shape}")
-    if ids.size and ids.min() < 0:
-        raise ValueError(f"{path}: token ids must be ≥ 0, found {ids.min()}")
-    return stream_windows(ids, half), [str(i) for i in range(int(ids.max()) + 1)]
+    """A ``.npy`` file of token ids as windows (:func:`ids_stream`: ids remapped to 0 … K − 1)."""
+    ids, vocab = ids_stream(path)
+    return stream_windows(ids, half), vocab
+
+
+def compared_words(windows: np.ndarray, vocab_size: int, min_count: int, exclude: tuple[int, ...] = ()) -> np.ndarray:
+    """Word ids seen at least ``min_count`` times as a target and as a context token (sorted)."""
+    half = windows.shape[1] // 2
+    tgt = np.bincount(windows[:, half], minlength=vocab_size)
+    ctx = np.bincount(np.delete(windows, half, axis=1).ravel(), minlength=vocab_size)
+    ok = (tgt >= min_count) & (ctx >= min_count)
+    ok[list(exclude)] = False
+    return np.flatnonzero(ok)
 
 
 # ----------------------------------------------------------------------------- files
@@ -230,12 +296,9 @@ def build_corpus(p: dict) -> tuple[np.ndarray, np.ndarray, list[str], Truth | No
                                        half=half, zipf=p["zipf"], signal=p["signal"], seed=p["seed"]))
         windows = sample_windows(truth, int(p["n_windows"]), seed=p["seed"] + 1)
         vocab = [f"w{i}" for i in range(p["vocab_size"])]
-    elif p["source"] == "text":
-        windows, vocab = text_windows(p["path"], p["vocab_size"], half, p["lowercase"])
-    elif p["source"] == "ids":
-        windows, vocab = ids_windows(p["path"], half)
     else:
-        raise ValueError(f"unknown corpus source {p['source']!r}")
+        ids, vocab = user_stream(p)
+        windows = stream_windows(ids, half)
     train, held = split_windows(len(windows), p["eval_fraction"], p["seed"])
     if len(train) < 1 or len(held) < 1:
         raise ValueError(f"{len(windows)} windows: too few to hold out eval_fraction = {p['eval_fraction']}")

@@ -193,7 +193,7 @@ def test_layer_matrix_subsamples_rows_and_refuses_or_reduces_wide_layers():
     t = compare.layer_matrix({"wide": wide}, {"x": x}, svcca_k=5, max_rows=100, seed=0)
     assert t["dim_a"].tolist() == [5] and t["dim_b"].tolist() == [5]
     assert t["mcca"].iloc[0] > 0.99  # wide = a linear map of x (+ tiny noise): its top-5 PCs too
-    with pytest.raises(ValueError, match="exceeds half"):
+    with pytest.raises(ValueError, match=r"exceeds the \(rows − 4\)/2 = 48"):
         compare.layer_matrix({"wide": wide}, {"x": x}, svcca_k=60, max_rows=100, seed=0)
     with pytest.raises(ValueError, match="same rows"):
         compare.layer_matrix({"x": x}, {"y": x[:50]}, svcca_k=None, max_rows=None, seed=0)

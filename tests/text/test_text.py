@@ -282,8 +282,8 @@ def test_cell_pairs_and_tables():
     assert len(summary) == 8 and (summary["n_pairs"] == 3).all() and summary["r2w_ci_lo"].notna().all()
     md = markdown_summary(summary)
     assert md.count("| rank1 |") == 4 and "R²w trained" in md
-    with pytest.raises(ValueError, match="words"):
-        compare.cell_pairs(emb, np.arange(5), truth, seed=0)
+    few = compare.cell_pairs(emb, np.arange(5), truth, seed=0)  # 5 words for 2-D embeddings: undefined
+    assert few[compare.METRICS].isna().all().all() and few["note"].str.startswith("undefined: 5 compared").all()
 
 
 # ----------------------------------------------------------------------------- cells and config
@@ -291,7 +291,7 @@ def test_cell_pairs_and_tables():
 
 def _text(**over):
     t = {"enabled": True, "seeds": [0, 1], "axes": {},
-         "corpus": {"source": "generated", "path": "", "vocab_size": 50, "n_windows": 100, "true_dim": 2, "rank": 2},
+         "corpus": {"source": "generated", "path": "", "vocab_size": 50, "n_windows": 1000, "true_dim": 2, "rank": 2},
          "model": {"dim": 2}, "train": {"steps": 10, "noise": "unigram", "noise_samples": 25}}
     t.update(over)
     return t
@@ -349,7 +349,7 @@ def test_a_users_text_corpus_runs_through_training_comparison_tables_and_figure(
                                              torch.device("cpu"))
         emb[s] = {"q": state["q"].numpy(), "r": state["r"].numpy(), "q_init": init["q"].numpy(),
                   "r_init": init["r"].numpy()}
-    words_ok = compare.compared_words(train, len(vocab), 5, exclude=(0,))
+    words_ok = corpus.compared_words(train, len(vocab), 5, exclude=(0,))
     assert 0 not in words_ok and len(words_ok) == 9
     df = compare.cell_pairs(emb, words_ok, None, seed=0)
     assert set(df["kind"]) == {"replicas"} and len(df) == 4

@@ -76,7 +76,8 @@ def test_the_rule_scripts_chain(tmp_path, monkeypatch):
         _script("text_tables").main(_smk(
             "text_tables", t / "tables.log", output=out, params={"cells": rows},
             input={"pairs": [str(t / f"{c.cell_id}.pairs.csv") for c in cells],
-                   "summaries": [str(t / f"{c.cell_id}_s{s}.json") for c in cells for s in TEXT["seeds"]]}))
+                   "summaries": [str(t / f"{c.cell_id}_s{s}.json") for c in cells for s in TEXT["seeds"]],
+                   "metas": [str(t / f"{c.cell_id}.json") for c in cells]}))
         figs = {"overlay": str(t / "fig" / "overlay.png"), "agreement": str(t / "fig" / "agreement.png")}
         _script("text_figures").main(_smk(
             "text_figures", t / "figures.log", output=figs,

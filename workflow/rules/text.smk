@@ -4,6 +4,8 @@
 
 
 rule text_corpus:
+    input:
+        unpack(TEXT_PLAN.corpus_input),
     output:
         corpus="results/text/corpus/{tcell}.npz",
         meta="results/text/corpus/{tcell}.json",
@@ -73,6 +75,7 @@ rule text_tables:
     input:
         pairs=TEXT_PLAN.cell_files(rules.text_compare.output.pairs),
         summaries=TEXT_PLAN.seed_files(rules.text_train.output.summary),
+        metas=TEXT_PLAN.cell_files(rules.text_corpus.output.meta),
     output:
         pairs="results/tables/text_pairs.csv",
         summary=report(

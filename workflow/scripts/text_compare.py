@@ -7,8 +7,8 @@ import numpy as np
 from linid.core.io import atomic_savez, load_npz, read_json
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
-from linid.text.compare import cell_pairs, compared_words
-from linid.text.corpus import UNK, load_corpus
+from linid.text.compare import cell_pairs
+from linid.text.corpus import UNK, compared_words, load_corpus
 
 log = logging.getLogger("linid.text_compare")
 

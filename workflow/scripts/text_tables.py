@@ -13,9 +13,12 @@ def main(smk) -> None:
     setup_logging(smk.log[0])
     upstream = [read_json(p)["job_uid"] for p in smk.input.summaries]
     with job_run(smk.rule, {}, {"cells": len(smk.params.cells)}, upstream=upstream) as run:
-        pairs = pair_table([read_table(p) for p in smk.input.pairs], smk.params.cells)
+        # vocab_size: the corpus's own (a user's file may hold fewer words, ids are remapped)
+        cells = [{**row, "vocab_size": read_json(m)["vocab_size"]}
+                 for row, m in zip(smk.params.cells, smk.input.metas, strict=True)]
+        pairs = pair_table([read_table(p) for p in smk.input.pairs], cells)
         pairs.to_csv(smk.output.pairs, index=False)
-        summary = summary_table(pairs, smk.params.cells)
+        summary = summary_table(pairs, cells)
         summary.to_csv(smk.output.summary, index=False)
         Path(smk.output.summary_md).write_text(markdown_summary(summary))
         for _, r in summary.iterrows():

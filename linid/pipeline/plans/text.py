@@ -28,6 +28,13 @@ class TextPlan:
         #: the identifying columns of every cell, in :attr:`cells` order
         self.rows = [c.row for c in self.cells.values()]
 
+    # -- inputs --------------------------------------------------------------------------------
+    def corpus_input(self, wildcards) -> dict:
+        """The user's corpus file of the cell (source text / ids), an input of ``text_corpus`` so
+        that overwriting it reruns the cell; none for a generated corpus."""
+        corpus = self.cells[wildcards.tcell].corpus
+        return {"source": corpus["path"]} if corpus["source"] != "generated" else {}
+
     # -- params --------------------------------------------------------------------------------
     def corpus_params(self, wildcards) -> dict:
         """The corpus section of one cell (its axes applied)."""
