@@ -532,3 +532,29 @@ def test_sigkill_of_snakemake_stops_training_and_the_rerun_resumes(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Nothing to be done" in out and "wrote 1 job run(s)" in out, out
     assert not list(pending.glob("*.json"))
+
+
+# == Issue 28, classes 11 and 12: files found from anywhere; recovery hints that work ==============
+# 11. bundled files are the checkout's, wherever snakemake runs; 12. a pack member is checked when
+# copied out, a hint that recovers, docstrings rerun nothing, lost metadata noticed, a full disk named.
+
+
+def test_the_workflow_runs_from_another_folder_and_with_directory(tmp_path):
+    # `-s CHECKOUT/Snakefile` from elsewhere and `--directory DIR`: the default config, the schema
+    # and workflow/resources/ are the checkout's; results go under the working directory
+    elsewhere, work = tmp_path / "elsewhere", tmp_path / "work"
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--cores", "1", "-n", "--config", "tracking={enabled: false}"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=300, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "paper_comparison" in out and "MissingInputException" not in out
+    assert "results/tables/paper_comparison.csv" in out  # relative to the working directory
+    assert not (elsewhere / "results").exists() and not (ROOT / "tests" / "work").exists()
+
+
+def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path):
+    with pytest.raises(ConfigError, match=r"config file .*absent.yaml: cannot read it \(No such file"):
+        load_yaml(tmp_path / "absent.yaml")

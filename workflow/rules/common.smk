@@ -36,7 +36,16 @@ TEXT_PLAN = TextPlan(config)
 if problems := BYO_PLAN.file_problems():
     raise WorkflowError("invalid byo files:\n  - " + "\n  - ".join(problems))
 COMPARE = config["compare"]
-PUBLISHED = "workflow/resources/published_reizinger2025.csv"
+
+
+def bundled(path):
+    """A file of the checkout (``workflow/resources/…``) as seen from the working directory: found
+    with ``-s CHECKOUT/Snakefile`` from elsewhere and with ``--directory DIR``; from the checkout
+    itself the same relative path as before (so no rerun)."""
+    return os.path.relpath(os.path.join(workflow.basedir, path))
+
+
+PUBLISHED = bundled("workflow/resources/published_reizinger2025.csv")
 
 
 wildcard_constraints:
