@@ -10,7 +10,7 @@ from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
 from linid.pipeline.config import ConfigError, validate_config
 from linid.pipeline.context import job_environment, mark_workflow_process
-from linid.pipeline.packs import copy_member
+from linid.pipeline.packs import copy_member, incomplete_packs, lost_members_message
 from linid.pipeline.plans.byo import ByoPlan
 from linid.pipeline.plans.compare import ComparePlan
 from linid.pipeline.plans.family import FamilyPlan
@@ -75,6 +75,17 @@ if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
     print(*notes, sep="\n", file=sys.stderr)
     if problem:
         raise WorkflowError(problem)
+
+# -- Snakemake's records of how each output was made survive a deleted .snakemake/ (records.py) --
+if workflow.is_main_process:
+    import atexit
+
+    from linid.pipeline.records import restore_records, restored_note, save_records
+
+    if n_restored := restore_records():
+        print(restored_note(n_restored), file=sys.stderr)
+    if cluster.runs_jobs(ARGS):
+        atexit.register(save_records)
 
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)
