@@ -722,7 +722,7 @@ def test_docstring_edits_rerun_nothing_code_edits_rerun_their_stage(tmp_path):
     assert stage_fingerprint(tmp_path, script) != before
 
 
-def test_snakemakes_records_are_kept_beside_results_and_restored(tmp_path, monkeypatch):
+def test_snakemakes_records_are_kept_beside_results_and_restored(tmp_path, monkeypatch, capsys):
     from linid.pipeline.records import BACKUP, METADATA, restore_records, save_records
 
     monkeypatch.chdir(tmp_path)
@@ -742,6 +742,12 @@ def test_snakemakes_records_are_kept_beside_results_and_restored(tmp_path, monke
     subprocess.run(["rm", "-r", ".snakemake"], check=True)
     assert restore_records() == 1
     assert (meta / "cmVzdWx0cy9h").read_text() == '{"params": ["a2"]}'
+    # a results/ that cannot take the copy: one line at the end of the run, no traceback
+    from linid.pipeline import records
+
+    monkeypatch.setattr(records, "save_records", lambda: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    records.keep_records()
+    assert "could not keep Snakemake's records" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("free,says", [(0, "No space left on device (is the disk full?)"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 #: Snakemake's records (its file backend, the default) and their copy beside the results
@@ -47,6 +48,15 @@ def save_records(metadata: str | Path = METADATA, backup: str | Path = BACKUP) -
     for rel in copy.keys() - source.keys():
         (backup / rel).unlink(missing_ok=True)
     return copied
+
+
+def keep_records() -> None:
+    """:func:`save_records` at the end of a run (``atexit``): a failure (a read-only or full
+    ``results/``) is one line, never a traceback after Snakemake's own summary."""
+    try:
+        save_records()
+    except OSError as exc:
+        print(f"linid: WARNING: could not keep Snakemake's records in {BACKUP} ({exc})", file=sys.stderr)
 
 
 def restore_records(metadata: str | Path = METADATA, backup: str | Path = BACKUP) -> int:

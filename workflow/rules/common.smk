@@ -80,12 +80,12 @@ if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
 if workflow.is_main_process:
     import atexit
 
-    from linid.pipeline.records import restore_records, restored_note, save_records
+    from linid.pipeline.records import keep_records, restore_records, restored_note
 
     if n_restored := restore_records():
         print(restored_note(n_restored), file=sys.stderr)
     if cluster.runs_jobs(ARGS):
-        atexit.register(save_records)
+        atexit.register(keep_records)
 
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)
