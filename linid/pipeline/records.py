@@ -30,6 +30,14 @@ def _files(folder: Path) -> dict[str, os.stat_result]:
     return out
 
 
+def _any_file(folder: Path) -> bool:
+    """Whether ``folder`` holds a file (stops at the first: this runs at every start)."""
+    for _, _, names in os.walk(folder):
+        if names:
+            return True
+    return False
+
+
 def save_records(metadata: str | Path = METADATA, backup: str | Path = BACKUP) -> int:
     """Mirror ``metadata`` into ``backup`` (new and changed files copied, files gone removed);
     the number of files copied. Nothing when there are no records or no ``results/`` folder yet."""
@@ -63,7 +71,7 @@ def restore_records(metadata: str | Path = METADATA, backup: str | Path = BACKUP
     """Put the records back when ``metadata`` is empty or gone and ``backup`` holds some; the
     number of files restored (0: nothing to do)."""
     metadata, backup = Path(metadata), Path(backup)
-    if (metadata.is_dir() and _files(metadata)) or not backup.is_dir():
+    if not backup.is_dir() or _any_file(metadata):
         return 0
     kept = _files(backup)
     for rel in kept:
