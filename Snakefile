@@ -1,6 +1,7 @@
 # linid: linear identifiability of cross-entropy-trained representations, as one declarative sweep.
 # Usage: `snakemake --cores 2` (laptop demo), `snakemake --profile slurm` (cluster),
 #        `snakemake --config preset=paper_table3 --profile slurm` (paper presets).
+import os
 import sys
 
 from snakemake.utils import min_version
@@ -33,7 +34,9 @@ PRESET = OVERRIDES.pop("preset", None)
 try:
     # a --config value as strictly as a file: no repeated key, no YAML tag
     check_command_line(workflow.config_settings.config_args)
-    FILES = workflow.overwrite_configfiles or ([] if PRESET else ["config.yaml"])
+    # the default config is the checkout's own, wherever snakemake runs (-s, --directory)
+    DEFAULT_CONFIG = os.path.join(workflow.basedir, "config.yaml")
+    FILES = workflow.overwrite_configfiles or ([] if PRESET else [DEFAULT_CONFIG])
     BASE = [load_yaml(path) or {} for path in FILES]
     if PRESET is not None:
         if workflow.overwrite_configfiles:
@@ -49,7 +52,7 @@ except ConfigError as err:
     raise WorkflowError(f"invalid config:\n  - {err}") from None
 if PRESET is None and not workflow.overwrite_configfiles:
 
-    configfile: "config.yaml"
+    configfile: DEFAULT_CONFIG
 
 
 config.clear()

@@ -721,3 +721,244 @@ def test_the_door_accepts_exactly_the_probe_sizes_the_probe_job_takes(n_affine, 
     assert (door is None) == (job is None), (door, job)
     if job is not None:  # the same words, the config key in front
         assert job.split("; ")[0] in door
+# == Issue 28, classes 11 and 12: files found from anywhere; recovery hints that work ==============
+# 11. bundled files are the checkout's, wherever snakemake runs; 12. a pack member is checked when
+# copied out, a hint that recovers, docstrings rerun nothing, lost metadata noticed, a full disk named.
+
+
+def test_the_workflow_runs_from_another_folder_and_with_directory(tmp_path):
+    # `-s CHECKOUT/Snakefile` from elsewhere and `--directory DIR`: the default config, the schema
+    # and workflow/resources/ are the checkout's; results go under the working directory
+    elsewhere, work = tmp_path / "elsewhere", tmp_path / "work"
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--cores", "1", "-n", "--config", "tracking={enabled: false}"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=300, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "paper_comparison" in out and "MissingInputException" not in out
+    assert "results/tables/paper_comparison.csv" in out  # relative to the working directory
+    assert not (elsewhere / "results").exists()  # nothing written where the command was typed
+
+
+def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path):
+    with pytest.raises(ConfigError, match=r"config file .*absent.yaml: cannot read it \(No such file"):
+        load_yaml(tmp_path / "absent.yaml")
+
+
+def _member(folder: Path) -> Path:
+    """A pack member as the train job writes it: a torch.save zip archive, its summary and curve."""
+    import zipfile
+
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "model.pt", "w") as archive:
+        archive.writestr("archive/data.pkl", os.urandom(4000))
+        archive.writestr("archive/data/0", os.urandom(4000))
+    (folder / "train.json").write_text('{"steps": 40}\n')
+    (folder / "curve.csv").write_text("step,loss\n10,2.0\n20,1.5\n")
+    return folder
+
+
+def _truncate(path: Path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # inside the first entry's data: its CRC no longer matches
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name,damage,why", [
+    ("model.pt", _truncate, "BadZipFile"),
+    ("model.pt", _flip, "fails its CRC check"),
+    ("train.json", _truncate, "JSONDecodeError"),
+    ("curve.csv", lambda p: p.write_text("step,loss\n10,2.0\n20,1."), "last line is cut"),
+])
+def test_a_damaged_pack_member_is_not_copied_and_the_hint_retrains_its_pack(tmp_path, name, damage, why):
+    from linid.pipeline.packs import BadMember, copy_member
+
+    pack = tmp_path / "results" / "sim" / "packs" / "p0"
+    member = _member(pack / "d2" / "supervised" / "free" / "seed0")
+    out = {k: str(tmp_path / "copy" / n) for k, n in
+           (("model", "model.pt"), ("summary", "train.json"), ("curve", "curve.csv"))}
+    copy_member(str(pack), "d2/supervised/free/seed0", out)  # whole: copied
+    for path in out.values():
+        os.remove(path)
+    damage(member / name)
+    with pytest.raises(BadMember) as err:
+        copy_member(str(pack), "d2/supervised/free/seed0", out)
+    msg = str(err.value)
+    assert f"{member / name} is damaged" in msg and why in msg, msg
+    # the hint reruns the pack's job (not the copy, which would copy the same damaged file again;
+    # nor deleting the folder, which Snakemake skips while the tables are up to date)
+    assert f"`--forcerun {pack}`" in msg and "rm " not in msg
+    assert not (tmp_path / "copy" / name).exists() and not list((tmp_path / "copy").glob("*.part"))
+
+
+def test_a_pack_folder_that_lost_a_member_is_refused_naming_the_command(tmp_path, monkeypatch):
+    from linid.pipeline.packs import Pack, incomplete_packs, lost_members_message
+
+    monkeypatch.chdir(tmp_path)
+    files = ["results/m/model.pt", "results/m/train.json", "results/m/curve.csv"]
+    packs = [Pack("p0", (("d2", "supervised", "free", 0), ("d2", "supervised", "free", 1))),
+             Pack("p1", (("d3", "supervised", "free", 0),))]
+    args = ("results/packs/{pack}", "{data}/{method}/{head}/seed{seed}", files)
+    for key in packs[0].members:
+        _member(tmp_path / "results" / "packs" / "p0" / "d2" / "supervised" / "free" / f"seed{key[3]}")
+    assert incomplete_packs(packs, *args) == {}  # p1 was never trained: Snakemake trains it
+    (tmp_path / "results/packs/p0/d2/supervised/free/seed1/model.pt").unlink()
+    lost = incomplete_packs(packs, *args)
+    assert lost == {"results/packs/p0": ["results/packs/p0/d2/supervised/free/seed1/model.pt"]}
+    msg = lost_members_message(lost)
+    assert "`--forcerun results/packs/p0`" in msg
+    # a command that already reruns the pack passes the door
+    assert incomplete_packs(packs, *args, forced=["results/packs/p0/"]) == {}
+    assert incomplete_packs(packs, *args, forced=["train"]) == {}
+    assert incomplete_packs(packs, *args, forced=[str(tmp_path / "results/packs/p0")]) == {}
+
+
+PACKED = """
+name: packed
+tracking: {enabled: false}
+compare: {enabled: false}
+simulation:
+  sweeps:
+    s:
+      design: grid
+      base: {n_instances: 64}
+      axes: {latent_dim: [2], n_classes: [8]}
+      methods: [supervised]
+      seeds: [0, 1]
+  data: {n_eval: 1200, n_monitor: 256, cond_candidates: 200}
+  train: {steps: 40, batch_size: 64, log_every: 10, eval_every: 20, checkpoint_every: 20,
+          chunk_steps: 8, pack_size: 2}
+  probe: {n_affine: 800, n_linear: 400}
+resources: {gpus: 0}
+"""
+
+
+@pytest.mark.slow
+def test_following_the_hints_recovers_a_damaged_or_lost_pack_member(tmp_path):
+    import torch
+
+    from tests.helpers import make_checkout, smk
+
+    repo = make_checkout(tmp_path / "repo")
+    (repo / "packed.yaml").write_text(PACKED)
+    cfg = repo / "packed.yaml"
+    smk(repo, config=cfg)
+    (pack,) = (repo / "results" / "sim" / "packs").iterdir()
+    member = "d2_C8_N64_k10_vmf_uniform_p0_s0/supervised/free/seed0"
+    copy = repo / "results" / "sim" / "models" / member / "model.pt"
+    weights = torch.load(copy, weights_only=True)["encoder"]
+
+    def same_weights():
+        now = torch.load(copy, weights_only=True)["encoder"]
+        return all(torch.equal(now[k], weights[k]) for k in weights)
+
+    # a truncated member, and its copy deleted (the old hint): not copied out again
+    _truncate(pack / member / "model.pt")
+    copy.unlink()
+    proc = smk(repo, "--forcerun", "trained_model", config=cfg, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"{pack.relative_to(repo)}/{member}/model.pt is damaged" in out, out[-3000:]
+    assert not copy.exists()
+    hint = re.search(r"`--forcerun (\S+)`", out).group(1)
+    smk(repo, "--forcerun", hint, config=cfg)  # the hint, followed: the pack retrains
+    assert same_weights()
+
+    # the copy and its member deleted: refused at the door (not "Nothing to be done"), then the hint
+    (pack / member / "model.pt").unlink()
+    copy.unlink()
+    proc = smk(repo, config=cfg, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "lost a model's files" in out and "Nothing to be done" not in out
+    smk(repo, "--forcerun", re.search(r"`--forcerun (\S+)`", out).group(1), config=cfg)
+    assert same_weights()
+    assert "Nothing to be done" in smk(repo, "-n", config=cfg).stdout
+
+    # 12c: .snakemake/ deleted, then a probe setting changed: the records come back from results/
+    # and the probes rerun (without them Snakemake compares file times only: "Nothing to be done")
+    subprocess.run(["rm", "-r", ".snakemake"], cwd=repo, check=True)
+    proc = smk(repo, "-n", "--config", "simulation={probe.n_linear: 300}", config=cfg)
+    out = proc.stdout + proc.stderr
+    assert "restored Snakemake's records" in out and re.search(r"^probe\s+2$", out, re.M), out[-3000:]
+
+
+def test_docstring_edits_rerun_nothing_code_edits_rerun_their_stage(tmp_path):
+    import shutil
+
+    from linid.core.fingerprints import FingerprintCache, stage_fingerprint
+
+    shutil.copytree(ROOT / "linid", tmp_path / "linid", ignore=shutil.ignore_patterns("__pycache__"))
+    script = ROOT / "workflow" / "scripts" / "train.py"
+    before = stage_fingerprint(tmp_path, script)
+    training = tmp_path / "linid" / "sim" / "training.py"
+    text = training.read_text()
+    first = text.index('"""', text.index("\ndef ")) + 3  # inside the first function's docstring
+    edited = text[:first] + "An edited docstring. " + text[first:]
+    edited = edited.replace('"""', '"""Module prose, rewritten.\n\n', 1)  # and the module's own
+    training.write_text(edited)
+    assert stage_fingerprint(tmp_path, script) == before
+    # the on-disk cache of an older hash cannot hand out a stale value: its keys carry the version
+    cache = FingerprintCache(tmp_path / "cache.json")
+    assert stage_fingerprint(tmp_path, script, cache) == before
+    training.write_text(edited + '\nNOTE = "a string the code can read"\n')  # code: it counts
+    assert stage_fingerprint(tmp_path, script) != before
+
+
+def test_snakemakes_records_are_kept_beside_results_and_restored(tmp_path, monkeypatch, capsys):
+    from linid.pipeline.records import BACKUP, METADATA, restore_records, save_records
+
+    monkeypatch.chdir(tmp_path)
+    meta = tmp_path / METADATA
+    assert save_records() == 0 and restore_records() == 0  # a fresh checkout: nothing either way
+    meta.mkdir(parents=True)
+    (meta / "cmVzdWx0cy9h").write_text('{"params": ["a"]}')
+    (meta / "sub").mkdir()
+    (meta / "sub" / "cmVzdWx0cy9i").write_text('{"params": ["b"]}')
+    assert save_records() == 0  # no results/ yet: nothing to keep them beside
+    (tmp_path / "results").mkdir()
+    assert save_records() == 2 and save_records() == 0  # unchanged records are not copied again
+    (meta / "cmVzdWx0cy9h").write_text('{"params": ["a2"]}')
+    (meta / "sub" / "cmVzdWx0cy9i").unlink()  # e.g. snakemake --cleanup-metadata
+    assert save_records() == 1 and not (tmp_path / BACKUP / "sub" / "cmVzdWx0cy9i").exists()
+    assert restore_records() == 0  # records present: left alone
+    subprocess.run(["rm", "-r", ".snakemake"], check=True)
+    assert restore_records() == 1
+    assert (meta / "cmVzdWx0cy9h").read_text() == '{"params": ["a2"]}'
+    # a results/ that cannot take the copy: one line at the end of the run, no traceback
+    from linid.pipeline import records
+
+    monkeypatch.setattr(records, "save_records", lambda: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    records.keep_records()
+    assert "could not keep Snakemake's records" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("free,says", [(0, "No space left on device (is the disk full?)"),
+                                       (10**12, "writing failed ([enforce fail")])
+def test_a_full_disk_under_torch_save_is_one_line_naming_the_path(tmp_path, monkeypatch, capfd, free, says):
+    import shutil
+    from collections import namedtuple
+
+    import torch
+
+    from linid.pipeline.context import _one_line_os_errors
+    from linid.sim.models import build_models, save_model
+
+    def full(obj, f, *a, **k):  # what torch.save raises when the disk fills (seen on a 64 KiB tmpfs)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 62976 vs 62872")
+
+    monkeypatch.setattr(torch, "save", full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: namedtuple("U", "total used free")(1, 1, free))
+    path = tmp_path / "model.pt"
+    path.write_text("the model computed before")
+    with pytest.raises(OSError) as err:
+        save_model(path, *build_models(2, 8, 0), {})
+    assert err.value.filename == str(path)
+    assert path.read_text() == "the model computed before" and [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    _one_line_os_errors(OSError, err.value, None, default=lambda *a: None)
+    line = capfd.readouterr().err
+    assert line.count("\n") == 1 and line.startswith(f"linid: cannot access {path}: ") and says in line, line

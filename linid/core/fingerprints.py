@@ -3,7 +3,8 @@
 A stage's fingerprint covers every ``linid`` module its rule script imports, transitively, plus the
 ``__init__`` of each package on the way. Passed to the rule as a tracked param, it reruns the stage
 when any of that code changes and only then: editing one experiment's code never reruns the other's.
-Fingerprints hash the syntax tree, so comments and formatting do not count; docstrings do.
+Fingerprints hash the syntax tree without docstrings, so comments, formatting and docstrings do
+not count; a string written as a statement of its own (a docstring anywhere) is no code either.
 
 Every module is parsed once per process, however many stages reach it: the syntax tree's hash and
 its imports are cached by the file's text. Snakemake reads the Snakefile again in every job's
@@ -25,9 +26,27 @@ from pathlib import Path
 PACKAGE = "linid"
 
 
+#: changes whenever the tree hash does (the on-disk cache keys carry it): 2 = docstrings stripped
+VERSION = 2
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(
+        node.value.value, str
+    )
+
+
 @lru_cache(maxsize=1024)
 def _parsed(text: str) -> ast.Module:
-    return ast.parse(text)
+    """The syntax tree without docstrings: every statement that is a bare string (a module's,
+    class's or function's docstring, or a string written as an attribute's note) is dropped, so
+    editing prose reruns nothing. Code that reads ``__doc__`` would not rerun: linid's stages do not."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and any(_is_docstring(n) for n in body):
+            node.body = [n for n in body if not _is_docstring(n)] or [ast.Pass()]
+    return tree
 
 
 @lru_cache(maxsize=1024)
@@ -36,7 +55,8 @@ def _tree_hash(text: str) -> str:
 
 
 def source_fingerprint(path: str | Path) -> str:
-    """Hash of a module's syntax tree: comment and formatting edits do not change it, code edits do."""
+    """Hash of a module's syntax tree: comment, formatting and docstring edits do not change it,
+    code edits do."""
     return _tree_hash(Path(path).read_text())
 
 
@@ -112,7 +132,7 @@ class FingerprintCache:
 
     def info(self, text: str, module: str, is_package: bool) -> tuple[str, frozenset[str]]:
         """(tree hash, linid imports) of a module's text."""
-        key = f"{hashlib.sha1(text.encode()).hexdigest()} {module} {int(is_package)}"
+        key = f"{hashlib.sha1(text.encode()).hexdigest()} {module} {int(is_package)} v{VERSION}"
         if (hit := self.entries.get(key)) is not None:
             return hit[0], frozenset(hit[1])
         value = _tree_hash(text), _imported(text, module, is_package)

@@ -10,9 +10,11 @@ the file and how to rebuild it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -35,9 +37,35 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.filename is None:  # a write through an open handle: name the file it was for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    except RuntimeError as exc:
+        if (failure := _write_failure(exc, path)) is not None:
+            raise failure from exc
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: how torch.save reports a failed write (a full disk): a RuntimeError naming neither file nor cause
+TORCH_WRITE_FAILURE = ("PytorchStreamWriter", "inline_container", "iostream error")
+
+
+def _write_failure(exc: RuntimeError, path: Path) -> OSError | None:
+    """torch.save's RuntimeError for a failed write as the OSError it is, naming ``path``
+    (ENOSPC when its file system has less than 1 MiB left; None: not a write failure)."""
+    if not any(mark in str(exc) for mark in TORCH_WRITE_FAILURE):
+        return None
+    try:
+        full = shutil.disk_usage(path.parent).free < 2**20
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"writing failed ({exc})", str(path))
 
 
 def atomic_write(path: str | Path, writer: Callable[[Path], None], suffix: str = "") -> None:

@@ -35,7 +35,11 @@ def load_yaml(path: str | Path) -> Any:
     """A config file as plain YAML: a key repeated in one mapping (PyYAML silently keeps the last
     one), a YAML tag (``!!python/object``…) and a YTE template (``__use_yte__: true``) are refused
     with a ConfigError of one line."""
-    data = load_yaml_text(Path(path).read_text(), str(path))
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"config file {path}: cannot read it ({err.strerror or err})") from None
+    data = load_yaml_text(text, str(path))
     if isinstance(data, dict) and YTE_KEY in data:
         raise ConfigError(
             f"{path}: sets {YTE_KEY}: {data[YTE_KEY]!r}; Snakemake renders such a file as a YTE "

@@ -11,8 +11,12 @@ model's numbers independent of its pack (its position and its companions; bit fo
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 
 from linid.pipeline.cells import cell_steps
@@ -55,19 +59,107 @@ def plan_packs(models: list[ModelKey], cells: dict, train: dict, pack_size: int)
     return packs
 
 
+class BadMember(RuntimeError):
+    """A pack member's file is missing or does not parse: the pack must be trained again."""
+
+
+def rebuild_hint(pack_dir: str) -> str:
+    """The command that rebuilds a pack. Deleting its folder would not: Snakemake skips a missing
+    intermediate file while what is made from it is up to date."""
+    return (
+        f"retrain the pack: add `--forcerun {pack_dir}` to the snakemake command; its models get "
+        "the same numbers and what depends on them reruns"
+    )
+
+
+def member_problem(path: str, name: str | None = None) -> str | None:
+    """Why a member's file cannot be what the train job wrote (None when it is whole), by its kind
+    and without torch: a model is a zip archive whose every entry's CRC must match (a truncated or
+    damaged ``torch.save`` file fails), a summary is a JSON object, a curve a CSV whose every row has
+    the header's fields and which ends with a line break. ``name``: the file's own name, when
+    ``path`` is a temporary copy."""
+    name = name or path
+    try:
+        if name.endswith(".pt"):
+            with zipfile.ZipFile(path) as archive:
+                if (bad := archive.testzip()) is not None:
+                    return f"entry {bad} of the archive fails its CRC check"
+        elif name.endswith(".json"):
+            with open(path) as fh:
+                if not isinstance(json.load(fh), dict):
+                    return "not a JSON object"
+        elif name.endswith(".csv"):
+            with open(path, newline="") as fh:
+                text = fh.read()
+            rows = list(csv.reader(io.StringIO(text)))
+            if len(rows) < 2 or not text.endswith("\n"):
+                return "no header and rows, or its last line is cut"
+            if any(len(row) != len(rows[0]) for row in rows):
+                return "a row with another number of fields than the header"
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def incomplete_packs(
+    packs: list[Pack], pack_dir: str, member_dir: str, files, forced=()
+) -> dict[str, list[str]]:
+    """Pack folders (``pack_dir`` formatted with the pack's id) that exist but miss a member's file
+    (``member_dir`` formatted with the member's key, then the file name of each of ``files``), with
+    the files missing. Snakemake sees the folder, the train job's output, as done while it exists, so nothing
+    would rebuild such a member. ``forced``: the command's ``--forcerun`` targets (rule ``train``
+    or a pack's folder), which will be rebuilt anyway. Stat calls only: cheap enough for every start."""
+    names = [os.path.basename(f) for f in files]
+    forced = {os.path.relpath(f) for f in forced}
+    if "train" in forced:
+        return {}
+    out = {}
+    for pack in packs:
+        folder = pack_dir.format(pack=pack.id)
+        if folder in forced or not os.path.isdir(folder):
+            continue
+        missing = [
+            os.path.join(folder, member_dir.format(data=d, method=m, head=h, seed=s), name)
+            for d, m, h, s in pack.members
+            for name in names
+        ]
+        if missing := [f for f in missing if not os.path.isfile(f)]:
+            out[folder] = missing
+    return out
+
+
+def lost_members_message(lost: dict[str, list[str]]) -> str:
+    """What :func:`incomplete_packs` found, and the one command that retrains those packs."""
+    lines = [
+        f"  - {folder} lacks {files[0]}" + (f" and {len(files) - 1} more" if files[1:] else "")
+        for folder, files in lost.items()
+    ]
+    return (
+        "training pack folders that lost a model's files (Snakemake takes such a folder as done, so "
+        "nothing would rebuild them):\n" + "\n".join(lines) + "\nretrain them: add "
+        f"`--forcerun {' '.join(lost)}` to the snakemake command; their models get the same numbers "
+        "and what depends on them reruns"
+    )
+
+
 def copy_member(pack_dir: str, member: str, outputs: dict[str, str], log: str | None = None) -> list[str]:
     """Copy one member's files out of its pack's folder (``pack_dir/member/<name>``) to ``outputs``
-    (name → path; the file name is the output's own); each copy is written under a temporary name
-    and renamed, so a reader never sees half a file. Lists the copies in ``log``; returns the
-    paths copied from."""
+    (name → path; the file name is the output's own); each copy is written under a temporary name,
+    checked (:func:`member_problem`) and renamed, so a reader never sees half a file and a damaged
+    member is never handed on: :class:`BadMember` then names the file and how to retrain its pack.
+    Lists the copies in ``log``; returns the paths copied from."""
     copied = []
     for path in outputs.values():
         source = os.path.join(pack_dir, member, os.path.basename(path))
         if not os.path.isfile(source):
-            raise FileNotFoundError(f"pack folder {pack_dir} has no {member}/{os.path.basename(path)}")
+            raise BadMember(f"pack folder {pack_dir} has no {member}/{os.path.basename(path)}: "
+                            + rebuild_hint(pack_dir))
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         tmp = f"{path}.part"
         shutil.copyfile(source, tmp)
+        if (problem := member_problem(tmp, path)) is not None:
+            os.remove(tmp)
+            raise BadMember(f"{source} is damaged ({problem}): " + rebuild_hint(pack_dir))
         os.replace(tmp, path)
         copied.append(source)
     if log:

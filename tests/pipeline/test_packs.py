@@ -1,5 +1,7 @@
 """Training packs: who shares a job, and what a change of the seed list touches."""
 
+import zipfile
+
 import pytest
 
 from linid.pipeline.cells import expand
@@ -74,16 +76,17 @@ def test_pack_size_one_is_a_pack_of_one_per_model_and_zero_is_refused():
 
 
 def test_a_member_is_copied_out_of_its_pack_whole(tmp_path):
-    from linid.pipeline.packs import copy_member
+    from linid.pipeline.packs import BadMember, copy_member
 
     member = tmp_path / "pack" / "d2" / "diet" / "free" / "seed1"
     member.mkdir(parents=True)
-    for name, data in (("model.pt", b"weights"), ("train.json", b"{}")):
-        (member / name).write_bytes(data)
+    with zipfile.ZipFile(member / "model.pt", "w") as archive:  # torch.save writes a zip archive
+        archive.writestr("archive/data.pkl", b"weights")
+    (member / "train.json").write_text("{}")
     out = {"model": str(tmp_path / "m" / "model.pt"), "summary": str(tmp_path / "m" / "train.json")}
     log = tmp_path / "copy.log"
     copy_member(str(tmp_path / "pack"), "d2/diet/free/seed1", out, str(log))
-    assert (tmp_path / "m" / "model.pt").read_bytes() == b"weights"
+    assert (tmp_path / "m" / "model.pt").read_bytes() == (member / "model.pt").read_bytes()
     assert len(log.read_text().splitlines()) == 2 and not list((tmp_path / "m").glob("*.part"))
-    with pytest.raises(FileNotFoundError, match="seed2/model.pt"):
+    with pytest.raises(BadMember, match="seed2/model.pt"):
         copy_member(str(tmp_path / "pack"), "d2/diet/free/seed2", out)

@@ -10,7 +10,7 @@ from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
 from linid.pipeline.config import ConfigError, validate_config
 from linid.pipeline.context import job_environment, mark_workflow_process
-from linid.pipeline.packs import copy_member
+from linid.pipeline.packs import copy_member, incomplete_packs, lost_members_message
 from linid.pipeline.plans.byo import ByoPlan
 from linid.pipeline.plans.compare import ComparePlan
 from linid.pipeline.plans.family import FamilyPlan
@@ -36,7 +36,16 @@ TEXT_PLAN = TextPlan(config)
 if problems := BYO_PLAN.file_problems():
     raise WorkflowError("invalid byo files:\n  - " + "\n  - ".join(problems))
 COMPARE = config["compare"]
-PUBLISHED = "workflow/resources/published_reizinger2025.csv"
+
+
+def bundled(path):
+    """A file of the checkout (``workflow/resources/…``) as seen from the working directory: found
+    with ``-s CHECKOUT/Snakefile`` from elsewhere and with ``--directory DIR``; from the checkout
+    itself the same relative path as before (so no rerun)."""
+    return os.path.relpath(os.path.join(workflow.basedir, path))
+
+
+PUBLISHED = bundled("workflow/resources/published_reizinger2025.csv")
 
 
 wildcard_constraints:
@@ -66,6 +75,17 @@ if ARGS is not None and ARGS.executor == "slurm" and workflow.is_main_process:
     print(*notes, sep="\n", file=sys.stderr)
     if problem:
         raise WorkflowError(problem)
+
+# -- Snakemake's records of how each output was made survive a deleted .snakemake/ (records.py) --
+if workflow.is_main_process:
+    import atexit
+
+    from linid.pipeline.records import keep_records, restore_records, restored_note
+
+    if n_restored := restore_records():
+        print(restored_note(n_restored), file=sys.stderr)
+    if cluster.runs_jobs(ARGS):
+        atexit.register(keep_records)
 
 # -- every job's environment and the MLflow journals (sent once the workflow ends) --------------
 TRACKING = job_environment(config, workflow.basedir)

@@ -150,7 +150,7 @@ rule image_activation_factors:
 rule image_tables:
     input:
         probes=IMAGES_PLAN.files(rules.image_probe.output.probe, IMAGES_PLAN.probed),
-        published=IMAGES_PLAN.PUBLISHED_TABLE4,
+        published=bundled(IMAGES_PLAN.PUBLISHED_TABLE4),
     output:
         table=report(
             "results/tables/image_probes.csv",

@@ -2,6 +2,21 @@
 # and the published-vs-reproduced comparison.
 
 
+# A pack folder that lost a member's file is refused with the command that retrains it: Snakemake
+# sees the folder (the train job's output) as done while it exists, so nothing would rebuild it.
+# Folders the command already forces to rerun (--forcerun, --forceall) pass.
+if workflow.is_main_process and not getattr(ARGS, "forceall", False):
+    LOST = incomplete_packs(
+        SIM_PLAN.packs,
+        PACK_DIR,
+        MEMBER_DIR,
+        TRAINED.values(),
+        forced=getattr(ARGS, "forcerun", None) or (),
+    )
+    if LOST:
+        raise WorkflowError(lost_members_message(LOST))
+
+
 rule generate_dataset:
     output:
         data="results/sim/datasets/{data}.npz",
