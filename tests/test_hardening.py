@@ -594,6 +594,19 @@ def test_a_corpus_file_the_job_cannot_use_is_named_at_the_door(tmp_path, case):
         len(problems) == 1 and msg in problems[0] and str(path) in problems[0]), problems
 
 
+def test_a_jobs_own_parse_leaves_the_corpus_content_to_the_main_process(tmp_path):
+    """Under SLURM every job re-reads the workflow: only the main process reads the whole corpus
+    (common.smk: contents=workflow.is_main_process); a missing file is still refused everywhere."""
+    from linid.pipeline.config import validate_config
+
+    bad = tmp_path / "c.txt"
+    bad.write_bytes(b"caf\xe9 au lait " * 50)
+    validate_config(_text_config(tmp_path, "text", bad), SCHEMA, contents=False)  # no read, no error
+    assert "is not UTF-8" in " ".join(_door(_text_config(tmp_path, "text", bad)))
+    with pytest.raises(ConfigError, match="no such file"):
+        validate_config(_text_config(tmp_path, "text", tmp_path / "gone.txt"), SCHEMA, contents=False)
+
+
 def test_sparse_token_ids_are_remapped_to_a_dense_vocabulary(tmp_path):
     from linid.text.corpus import build_corpus
 

@@ -306,7 +306,7 @@ def check_config(config: dict, schema: dict) -> None:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 
 
-def validate_config(config: dict, schema: dict) -> None:
+def validate_config(config: dict, schema: dict, contents: bool = True) -> None:
     """Fill in the schema's defaults (into ``config``) and validate it against the JSON schema, then
     the cross-field checks; raise ConfigError listing every problem, one line each.
 
@@ -329,7 +329,7 @@ def validate_config(config: dict, schema: dict) -> None:
 
     validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_message(e) for e in errors] or semantic_problems(config, schema)
+    problems = [_message(e) for e in errors] or semantic_problems(config, schema, contents)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 

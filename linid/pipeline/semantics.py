@@ -53,9 +53,10 @@ def float_integers(config: Any, schema: dict, root: dict | None = None, where: s
     return sorted(set(out))
 
 
-def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
+def semantic_problems(config: dict, schema: dict | None = None, contents: bool = True) -> list[str]:
     """Checks a schema cannot express: finite numbers, integers without a decimal point (with the
-    schema), cross-field constraints."""
+    schema), cross-field constraints. ``contents=False`` leaves out reading whole user files (the
+    text corpus): a job's process re-reads the workflow after the main process checked them."""
     out = non_finite_numbers(config) + (float_integers(config, schema) if schema else [])
     if out:
         return out
@@ -74,7 +75,7 @@ def semantic_problems(config: dict, schema: dict | None = None) -> list[str]:
         out.append("config: nothing to run (simulation, family, images, byo and text are all disabled)")
     out += image_problems(images)
     out += family_problems(config.get("family") or {})
-    out += text_problems(text)
+    out += text_problems(text, contents)
     out += byo_problems(byo, images)
     data = sim.get("data") or {}
     for name, sweep in (sim.get("sweeps") or {}).items():
@@ -154,7 +155,7 @@ def image_problems(images: dict) -> list[str]:
     return out
 
 
-def text_problems(text: dict) -> list[str]:
+def text_problems(text: dict, contents: bool = True) -> list[str]:
     """The text experiment's corpus file, its content and cells (only when it is enabled)."""
     if not text.get("enabled"):
         return []
@@ -176,7 +177,7 @@ def text_problems(text: dict) -> list[str]:
     except ValueError as err:
         return [*out, str(err)]
     out += cell_problems(cells)
-    if not out:  # the corpus's content (the user's file read) and every cell's comparison sized
+    if not out and contents:  # the corpus's content (the user's file read) and every cell's comparison sized
         from linid.text.check import corpus_problems
 
         out += corpus_problems(cells, text.get("compare") or {})

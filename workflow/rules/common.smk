@@ -21,7 +21,8 @@ from linid.pipeline.store import send_at_exit
 
 # -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
-    validate_config(config, SCHEMA)
+    # a job's process (SLURM) re-reads the workflow: whole user files were read by the main one
+    validate_config(config, SCHEMA, contents=workflow.is_main_process)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
