@@ -10,8 +10,10 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -184,31 +186,95 @@ def relocate_artifacts(db: str | Path) -> int:
 UI = "http://127.0.0.1:5000"
 
 
-def runs_table_link(uri: str, experiment: str, cwd: str | Path = ".") -> str:
-    """One line: where to see every trained model, best probe R²_a first (the MLflow UI's runs table
-    of the experiment, filtered on training runs and sorted by ``metrics.probe.r2_affine``), and for
-    a SQLite store the command that starts the UI."""
-    from urllib.parse import quote, urlencode
+@dataclass(frozen=True)
+class RunsView:
+    """What the end-of-run link opens in the MLflow UI: one experiment's runs of one rule, sorted,
+    with the columns that tell a person each model's cell, seed and score without a click.
 
+    MLflow 3.17 keeps the table's columns in the browser (localStorage), never in the URL; what a
+    link can carry is a *shared view* (the UI's "Share" button): the experiment tag
+    ``mlflow.sharedViewState.<key>`` holds the search, the sort and the columns with their order
+    and widths, and ``…/runs?viewStateShareKey=<key>`` opens it for anyone.
+    """
+
+    key: str  # the share key (experiment tag ``mlflow.sharedViewState.<key>``)
+    what: str  # what the link's line says it shows
+    rule: str
+    sort: str  # a metric
+    descending: bool
+    columns: tuple[tuple[str, int], ...]  # (MLflow column key, width in px), left to right
+
+    def state(self) -> dict:
+        """The shared view, as the MLflow UI reads it (searchFacets and uiState in one object)."""
+        cols = [key for key, _ in self.columns]
+        return {
+            "searchFilter": f"tags.`linid.rule` = '{self.rule}'",
+            "orderByKey": f"metrics.`{self.sort}`",
+            "orderByAsc": not self.descending,
+            "selectedColumns": cols,
+            "columnOrder": cols,  # the UI applies widths only to the columns named here
+            "columnWidths": {key: width for key, width in self.columns},
+        }
+
+
+def _tag(name: str) -> str:
+    return f"tags.`linid.wc.{name}`"
+
+
+#: the views the workflow's end-of-run links open: the simulation's trained models (cell = dataset
+#: id, method and head; the probe's R²_a copied onto each training run by probes_onto_training) and
+#: the text experiment's replicas (cell, seed, held-out nats)
+VIEWS = {
+    "simulation": RunsView(
+        "linid-trained-models", "the trained models, best R²_a first", "train", "probe.r2_affine", True,
+        ((_tag("data"), 330), (_tag("method"), 110), (_tag("seed"), 100),
+         ("metrics.`probe.r2_affine`", 130), (_tag("head"), 90)),
+    ),
+    "text": RunsView(
+        "linid-text-models", "the trained text models, lowest held-out nats first", "text_train",
+        "heldout_nll", False,
+        ((_tag("tcell"), 260), (_tag("seed"), 100), ("metrics.`heldout_nll`", 130),
+         ("metrics.`heldout_nll_untrained`", 200)),
+    ),
+}
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+def mlflow_command(cwd: str | Path = ".") -> str:
+    """How to call MLflow's command line from ``cwd``: the ``mlflow`` next to this Python (the
+    project's ``.venv/bin/mlflow``), relative to ``cwd`` when it lies below it."""
+    exe = Path(sys.executable).parent / "mlflow"
+    if not exe.is_file():
+        return "mlflow"
+    here = Path(cwd).absolute()
+    return str(exe.relative_to(here)) if exe.is_relative_to(here) else str(exe)
+
+
+def runs_table_link(uri: str, experiment: str, cwd: str | Path = ".", view: str = "simulation") -> str:
+    """One line: where to see every trained model with its cell, seed and score (the MLflow UI's
+    runs table of the experiment through the shared view ``VIEWS[view]``, written here as an
+    experiment tag), and for a SQLite store the command that starts the UI."""
     if os.environ.get(ENV_OFFLINE) == "1":
         return ""
+    v = VIEWS[view]
     try:
-        exp = mlflow_client(uri).get_experiment_by_name(experiment)
+        client = mlflow_client(uri)
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return ""
+        client.set_experiment_tag(exp.experiment_id, SHARED_VIEW_TAG + v.key, json.dumps(v.state()))
     except Exception:  # a tracking problem never fails the workflow (send_pending said it already)
         return ""
-    if exp is None:
-        return ""
-    query = urlencode({"searchFilter": "tags.`linid.rule` = 'train'",
-                       "orderByKey": "metrics.`probe.r2_affine`", "orderByAsc": "false"}, quote_via=quote)
+    page = f"#/experiments/{exp.experiment_id}/runs?viewStateShareKey={v.key}"
     if uri.startswith(("http://", "https://")):
-        return f"linid: the trained models, best R²_a first: {uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs?{query}"
+        return f"linid: {v.what}: {uri.rstrip('/')}/{page}"
     store = uri
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///"):])
         if path.is_absolute() and path.is_relative_to(Path(cwd).resolve()):
             store = "sqlite:///" + str(path.relative_to(Path(cwd).resolve()))
-    return (f"linid: the trained models, best R²_a first: start the UI with `mlflow ui --backend-store-uri "
-            f"{store} --workers 1`, then open {UI}/#/experiments/{exp.experiment_id}/runs?{query}")
+    return (f"linid: {v.what}: start the UI with `{mlflow_command(cwd)} ui --backend-store-uri "
+            f"{store} --workers 1`, then open {UI}/{page}")
 
 
 def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:

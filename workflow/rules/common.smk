@@ -94,11 +94,14 @@ onstart:
 
 onsuccess:
     send_journals()
-    if TRACK and SIM["enabled"]:
+    # where to see each model's cell, seed and score in the MLflow UI (docs/tracking.md)
+    views = ["simulation"] * bool(SIM["enabled"]) + ["text"] * bool(TEXT_PLAN.cells)
+    if TRACK and views:
         from linid.pipeline.store import runs_table_link
 
-        if link := runs_table_link(TRACKING["uri"], config["name"]):
-            print(link)
+        for view in views:
+            if link := runs_table_link(TRACKING["uri"], config["name"], view=view):
+                print(link)
 
 
 onerror:
