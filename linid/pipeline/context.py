@@ -24,6 +24,8 @@ ENV_PENDING = "LINID_MLFLOW_PENDING"
 ENV_DISABLED = "LINID_TRACKING_DISABLED"
 ENV_OFFLINE = "LINID_TRACKING_OFFLINE"  # set by the workflow when the store did not answer at start
 ENV_PARENT = "LINID_WORKFLOW_PROCESS"  # host:pid:start of the workflow's main process (jobs watch it)
+ENV_PROJECT = "LINID_PROJECT"  # this project's id (project_id): part of every job's identity in MLflow
+PROJECT_FILE = "results/.linid_project"
 
 
 def sqlite_uri(path: str | Path) -> str:
@@ -56,6 +58,35 @@ def git_commit(cwd: str | Path = ".") -> str:
         return "unknown"
 
 
+def project_id(path: str | Path = PROJECT_FILE) -> str:
+    """This project's id: a random id generated once and kept in ``results/.linid_project``.
+
+    A job's identity in MLflow is its project plus its rule and wildcards, so two checkouts that
+    share one tracking server never supersede each other's runs. The id lives in ``results/``
+    (not the checkout's path), so it moves with the results and their SQLite store; a *copy* of
+    ``results/`` keeps it: delete the copy's file to make the copy a project of its own. Concurrent
+    first calls agree (the first hard link wins).
+    """
+    path = Path(path)
+    try:
+        if found := path.read_text().strip():
+            return found
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import uuid
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(uuid.uuid4().hex[:16] + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     """Set the environment every job inherits and return the tracking context.
 
@@ -80,6 +111,8 @@ def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     if not config["tracking"]["enabled"]:
         env["LINID_TRACKING_DISABLED"] = "1"
+    elif ENV_PROJECT not in env:
+        env[ENV_PROJECT] = project_id()
     return {"uri": env["MLFLOW_TRACKING_URI"], "pending": env["LINID_MLFLOW_PENDING"]}
 
 

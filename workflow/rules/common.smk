@@ -17,7 +17,7 @@ from linid.pipeline.plans.family import FamilyPlan
 from linid.pipeline.plans.images import ImagesPlan
 from linid.pipeline.plans.sim import MEMBER_DIR, PACK_DIR, TRAINED, SimPlan
 from linid.pipeline.plans.text import TextPlan
-from linid.pipeline.store import send_at_exit
+from linid.pipeline.store import relocate_store, send_at_exit
 
 # -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
@@ -75,6 +75,8 @@ if workflow.is_main_process:
     if TRACK and cluster.runs_jobs(ARGS):
         # journals waiting from an earlier run go out even when this one has nothing to do
         send_at_exit(TRACKING["uri"], TRACKING["pending"])
+        # a moved or copied results/ serves its own artifacts, after any run (a no-op too)
+        relocate_store(TRACKING["uri"])
 
 
 def send_journals():
