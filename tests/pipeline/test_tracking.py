@@ -481,6 +481,14 @@ def test_the_project_id_is_made_once_and_kept_in_results(tmp_path, monkeypatch):
         ids = set(pool.map(lambda _: project_id(path), range(8)))
     assert len(ids) == 1 and path.read_text().strip() in ids
     assert project_id(tmp_path / "other" / ".linid_project") not in ids
+
+    def refused(*a):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:  # results/ not writable: the folder's path stands in, no crash
+        m.setattr(os, "link", refused)
+        ro = project_id(tmp_path / "ro" / ".linid_project")
+    assert ro.startswith("path-") and not (tmp_path / "ro" / ".linid_project").exists()
     monkeypatch.chdir(tmp_path)
     for var in ("LINID_PROJECT", "MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED"):
         monkeypatch.delenv(var, raising=False)
