@@ -90,6 +90,23 @@ def project_id(path: str | Path = PROJECT_FILE) -> str:
         return "path-" + hashlib.sha1(str(path.parent.absolute()).encode()).hexdigest()[:11]
 
 
+def job_project() -> str:
+    """A job's project: inherited from the workflow's main process, else (a cluster job whose
+    environment did not travel) read from ``results/.linid_project``; never created here."""
+    if found := os.environ.get(ENV_PROJECT):
+        return found
+    try:
+        return Path(PROJECT_FILE).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def set_project() -> str:
+    """In the workflow's main process, when it may run jobs: the project id every job inherits
+    (made on the first run, so a dry run or a refused config writes nothing)."""
+    return os.environ.setdefault(ENV_PROJECT, project_id())
+
+
 def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     """Set the environment every job inherits and return the tracking context.
 
@@ -114,8 +131,6 @@ def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     if not config["tracking"]["enabled"]:
         env["LINID_TRACKING_DISABLED"] = "1"
-    elif ENV_PROJECT not in env:
-        env[ENV_PROJECT] = project_id()
     return {"uri": env["MLFLOW_TRACKING_URI"], "pending": env["LINID_MLFLOW_PENDING"]}
 
 

@@ -44,9 +44,9 @@ from linid.pipeline.context import (
     ENV_GIT,
     ENV_OFFLINE,
     ENV_PENDING,
-    ENV_PROJECT,
     ENV_URI,
     git_commit,
+    job_project,
     sqlite_uri,
 )
 from linid.pipeline.store import ensure_experiment, error_line, mlflow_client, retry, supersede
@@ -62,7 +62,7 @@ def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = 
         "linid.rule": rule,
         "linid.wildcards": json.dumps(wildcards, sort_keys=True),
         "linid.job_key": key,
-        "linid.project": os.environ.get(ENV_PROJECT, "unknown"),
+        "linid.project": job_project(),
         "linid.config_hash": os.environ.get(ENV_CONFIG_HASH, "unknown"),
         "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
         "linid.host": socket.gethostname(),

@@ -474,7 +474,7 @@ def test_the_printed_mlflow_link_shows_each_models_cell_seed_and_r2_in_a_browser
 def test_the_project_id_is_made_once_and_kept_in_results(tmp_path, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from linid.pipeline.context import job_environment, project_id
+    from linid.pipeline.context import project_id, set_project
 
     path = tmp_path / "results" / ".linid_project"
     with ThreadPoolExecutor(4) as pool:
@@ -490,11 +490,10 @@ def test_the_project_id_is_made_once_and_kept_in_results(tmp_path, monkeypatch):
         ro = project_id(tmp_path / "ro" / ".linid_project")
     assert ro.startswith("path-") and not (tmp_path / "ro" / ".linid_project").exists()
     monkeypatch.chdir(tmp_path)
-    for var in ("LINID_PROJECT", "MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED"):
-        monkeypatch.delenv(var, raising=False)
-    cfg = {"tracking": {"enabled": True, "uri": None}, "name": "x"}
-    job_environment(cfg, tmp_path)
-    assert os.environ["LINID_PROJECT"] in ids  # the workflow's jobs inherit it
+    monkeypatch.setenv("LINID_PROJECT", "")
+    monkeypatch.delenv("LINID_PROJECT")
+    assert set_project() in ids and os.environ["LINID_PROJECT"] in ids  # the workflow's jobs inherit it
+    assert "set_project()" in (Path(__file__).resolve().parents[2] / "workflow/rules/common.smk").read_text()
 
 
 def test_a_copied_results_folder_serves_its_own_artifacts(tmp_path, monkeypatch):

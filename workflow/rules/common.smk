@@ -9,7 +9,7 @@ from linid.core.fingerprints import FingerprintCache, stage_fingerprint
 from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
 from linid.pipeline.config import ConfigError, validate_config
-from linid.pipeline.context import job_environment, mark_workflow_process
+from linid.pipeline.context import job_environment, mark_workflow_process, set_project
 from linid.pipeline.packs import copy_member
 from linid.pipeline.plans.byo import ByoPlan
 from linid.pipeline.plans.compare import ComparePlan
@@ -77,6 +77,7 @@ if workflow.is_main_process:
         send_at_exit(TRACKING["uri"], TRACKING["pending"])
         # a moved or copied results/ serves its own artifacts, after any run (a no-op too)
         relocate_store(TRACKING["uri"])
+        set_project()  # part of every job's identity in MLflow (results/.linid_project)
 
 
 def send_journals():
