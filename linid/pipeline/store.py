@@ -325,18 +325,19 @@ def _tag(name: str) -> str:
 
 #: the views the workflow's end-of-run links open: the simulation's trained models (cell = dataset
 #: id, method and head; the probe's R²_a copied onto each training run by probes_onto_training) and
-#: the text experiment's replicas (cell, seed, held-out nats)
+#: the text experiment's replicas (cell, seed, held-out nats); a metric's column fits a float's
+#: full repr (~19 characters)
 VIEWS = {
     "simulation": RunsView(
         "linid-trained-models", "the trained models, best R²_a first", "train", "probe.r2_affine", True,
-        ((_tag("data"), 330), (_tag("method"), 110), (_tag("seed"), 100),
-         ("metrics.`probe.r2_affine`", 130), (_tag("head"), 90)),
+        ((_tag("data"), 320), (_tag("method"), 110), (_tag("seed"), 100),
+         ("metrics.`probe.r2_affine`", 190), (_tag("head"), 90)),
     ),
     "text": RunsView(
         "linid-text-models", "the trained text models, lowest held-out nats first", "text_train",
         "heldout_nll", False,
-        ((_tag("tcell"), 260), (_tag("seed"), 100), ("metrics.`heldout_nll`", 130),
-         ("metrics.`heldout_nll_untrained`", 200)),
+        ((_tag("tcell"), 260), (_tag("seed"), 100), ("metrics.`heldout_nll`", 190),
+         ("metrics.`heldout_nll_untrained`", 220)),
     ),
 }
 SHARED_VIEW_TAG = "mlflow.sharedViewState."

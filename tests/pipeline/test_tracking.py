@@ -422,7 +422,7 @@ def test_the_printed_mlflow_link_shows_each_models_cell_seed_and_r2_in_a_browser
             pass
         with JobRun("extract_features", wc, upstream=[t.uid], **kw) as f:
             pass
-        r2 = round(0.9012 + 0.0131 * ((i * 5) % 6), 4)  # distinct, not in run order
+        r2 = 0.9012345678901234 - 0.0131 * ((i * 5) % 6)  # distinct, not in run order, a float's full repr
         with JobRun("probe", wc, upstream=[f.uid], **kw) as p:
             p.log_metrics({"r2_affine": r2})
         models[t.uid] = (wc, r2)
@@ -464,7 +464,7 @@ def test_the_printed_mlflow_link_shows_each_models_cell_seed_and_r2_in_a_browser
                           ("tags.`linid.wc.seed`", wc["seed"]), ("metrics.`probe.r2_affine`", str(r2))):
             text, width = row[col]
             assert text == want, (col, text, want)
-            assert width >= 8 * len(text) + 16, f"column {col} ({width:.0f} px) cuts {text!r}"
+            assert width >= 7.5 * len(text) + 16, f"column {col} ({width:.0f} px) cuts {text!r}"  # 13 px font
         shown.append((float(row["metrics.`probe.r2_affine`"][0]), dom.index(runs[uid])))
     assert len(grid.rows) == len(models)  # the training runs only
     assert [pos for _, pos in sorted(shown, reverse=True)] == sorted(pos for _, pos in shown)  # best first
