@@ -75,10 +75,11 @@ def project_id(path: str | Path = PROJECT_FILE) -> str:
         pass
     import uuid
 
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    new = uuid.uuid4().hex[:16]
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{new}.tmp")  # unique per process and thread
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(uuid.uuid4().hex[:16] + "\n")
+        tmp.write_text(new + "\n")
         try:
             os.link(tmp, path)
         except FileExistsError:
