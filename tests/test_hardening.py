@@ -975,3 +975,136 @@ def test_a_full_disk_under_torch_save_is_one_line_naming_the_path(tmp_path, monk
     _one_line_os_errors(OSError, err.value, None, default=lambda *a: None)
     line = capfd.readouterr().err
     assert line.count("\n") == 1 and line.startswith(f"linid: cannot access {path}: ") and says in line, line
+# -- issue 28, round 3: the MLflow store shared, outdated or on a full disk (classes 10 and 12) -----
+# (a results/ folder copied or moved: tests/pipeline/test_tracking.py
+#  test_a_copied_results_folder_serves_its_own_artifacts)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch):
+    from linid.pipeline.context import sqlite_uri
+
+    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    return {"uri": sqlite_uri(tmp_path / "mlflow.db"), "pending": tmp_path / "pending"}
+
+
+def _live_runs(uri, experiment="exp", deleted=False):
+    from mlflow.entities import ViewType
+
+    from linid.pipeline.store import mlflow_client
+
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
+    return client.search_runs([exp.experiment_id], run_view_type=view)
+
+
+def test_checkouts_sharing_a_store_never_supersede_each_others_live_runs(mlflow_store, monkeypatch):
+    """A job's identity is its project plus rule and wildcards: a second checkout's runs of the same
+    job leave the first's live, and of two runs of one job that finish together the newer stays
+    live, whichever finishes last."""
+    from linid.pipeline.store import replay_pending
+    from linid.pipeline.tracking import JobRun
+
+    kw = dict(uri=mlflow_store["uri"], experiment="exp", pending_dir=mlflow_store["pending"], live=True,
+              flush_seconds=0)
+    wc = {"data": "d2", "seed": "0"}
+    ids = {}
+    for project in ("checkout-a", "checkout-b"):
+        monkeypatch.setenv("LINID_PROJECT", project)
+        with JobRun("train", wc, **kw) as run:
+            run.log_metrics({"loss": 1.0}, step=1)
+        ids[project] = run.run_id
+        assert run.tags["linid.project"] == project
+    assert {r.info.run_id for r in _live_runs(mlflow_store["uri"])} == set(ids.values())  # both live
+    # in checkout a, two runs of the job at once; the newer one finishes first
+    monkeypatch.setenv("LINID_PROJECT", "checkout-a")
+    older = JobRun("train", wc, **kw).__enter__()
+    time.sleep(0.01)
+    newer = JobRun("train", wc, **kw).__enter__()
+    newer.log_metrics({"loss": 0.5}, step=1)
+    newer.__exit__(None, None, None)
+    older.log_metrics({"loss": 0.7}, step=1)
+    older.__exit__(None, None, None)  # its run was superseded meanwhile: it journals what it had
+    replay_pending(mlflow_store["pending"])
+    live = {r.info.run_id: r for r in _live_runs(mlflow_store["uri"])}
+    assert set(live) == {newer.run_id, ids["checkout-b"]}
+    gone = [r for r in _live_runs(mlflow_store["uri"], deleted=True) if r.info.run_id not in live]
+    assert {r.data.tags["linid.superseded_by"] for r in gone} == {newer.run_id}
+    assert any(r.data.metrics.get("loss") == 0.7 for r in gone)  # nothing lost: restorable
+
+
+def test_an_out_of_date_store_schema_says_to_upgrade_it(mlflow_store, tmp_path, capsys, monkeypatch):
+    import shutil
+    import sqlite3
+
+    from linid.pipeline.context import sqlite_uri
+    from linid.pipeline.store import ensure_experiment, send_pending, try_store
+
+    ensure_experiment(mlflow_store["uri"], "exp")
+    old = tmp_path / "old.db"
+    shutil.copy(mlflow_store["uri"][len("sqlite:///"):], old)
+    with sqlite3.connect(old) as con:
+        con.execute("UPDATE alembic_version SET version_num = 'bf29a5ff90ea'")
+    uri = sqlite_uri(old)
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")  # try_store sets it: undone after the test
+    assert try_store(uri, "exp", mlflow_store["pending"]) is False
+    out = capsys.readouterr().out
+    assert "has an out-of-date database schema (version bf29a5ff90ea" in out
+    assert f"db upgrade {uri}`" in out and "the first snakemake run after the upgrade sends them" in out
+    assert "the next snakemake run" not in out
+    assert "after the upgrade sends them" in send_pending(uri, mlflow_store["pending"])
+
+
+def test_a_full_disk_is_one_line_naming_the_store(mlflow_store, monkeypatch, capsys, caplog):
+    """SQLite's "database or disk is full" arrives wrapped in MLflow's exception with the SQL
+    statement and every parameter: the user sees one line naming the file, and nothing retries."""
+    import logging
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    from linid.pipeline import store as st
+    from linid.pipeline.tracking import JobRun
+
+    sql = "INSERT INTO metrics (key, value) VALUES " + ", ".join(["(?, ?)"] * 2000)
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as inner:
+            raise MlflowException(f"(sqlite3.OperationalError) database or disk is full\n[SQL: {sql}]") from inner
+    except MlflowException as exc:
+        full = exc
+    db = mlflow_store["uri"][len("sqlite:///"):]
+    assert st.error_line(full, mlflow_store["uri"]) == f"cannot write {db}: the disk is full"
+    calls = []
+
+    def fail(*a, **k):
+        calls.append(1)
+        raise full
+
+    assert pytest.raises(MlflowException, st.retry, fail, attempts=5)
+    assert len(calls) == 1  # waiting frees no space
+    monkeypatch.setattr(st, "ensure_experiment", fail)
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")  # try_store sets it: undone after the test
+    assert st.try_store(mlflow_store["uri"], "exp", mlflow_store["pending"]) is False
+    out = capsys.readouterr().out
+    assert f"is unreachable (cannot write {db}: the disk is full)" in out and "INSERT" not in out
+    assert len(out.strip().splitlines()) == 1
+    monkeypatch.setenv("LINID_TRACKING_OFFLINE", "0")
+    monkeypatch.setattr(st, "replay_pending", fail)
+    line = st.send_pending(mlflow_store["uri"], mlflow_store["pending"])
+    assert "the disk is full" in line and "INSERT" not in line and "\n" not in line
+    # a live training run that meets it at start: one line in its log, then its journal
+    monkeypatch.setattr("linid.pipeline.tracking.ensure_experiment", fail)
+    with caplog.at_level(logging.WARNING):
+        with JobRun("train", {}, uri=mlflow_store["uri"], experiment="exp", pending_dir=mlflow_store["pending"], live=True):
+            pass
+    assert "the disk is full" in caplog.text and "INSERT" not in caplog.text
+    # MLflow's own record of it (a traceback with the SQL) is dropped
+    with caplog.at_level(logging.ERROR, logger="mlflow.store.db.utils"):
+        caplog.clear()
+        logging.getLogger("mlflow.store.db.utils").error("SQLAlchemy database error. The following exception "
+                                                          "is caught.\n%s", full)
+    assert "INSERT" not in caplog.text

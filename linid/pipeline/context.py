@@ -24,6 +24,8 @@ ENV_PENDING = "LINID_MLFLOW_PENDING"
 ENV_DISABLED = "LINID_TRACKING_DISABLED"
 ENV_OFFLINE = "LINID_TRACKING_OFFLINE"  # set by the workflow when the store did not answer at start
 ENV_PARENT = "LINID_WORKFLOW_PROCESS"  # host:pid:start of the workflow's main process (jobs watch it)
+ENV_PROJECT = "LINID_PROJECT"  # this project's id (project_id): part of every job's identity in MLflow
+PROJECT_FILE = "results/.linid_project"
 
 
 def sqlite_uri(path: str | Path) -> str:
@@ -54,6 +56,56 @@ def git_commit(cwd: str | Path = ".") -> str:
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def project_id(path: str | Path = PROJECT_FILE) -> str:
+    """This project's id: a random id generated once and kept in ``results/.linid_project``.
+
+    A job's identity in MLflow is its project plus its rule and wildcards, so two checkouts that
+    share one tracking server never supersede each other's runs. The id lives in ``results/``
+    (not the checkout's path), so it moves with the results and their SQLite store; a *copy* of
+    ``results/`` keeps it: delete the copy's file to make the copy a project of its own. Concurrent
+    first calls agree (the first hard link wins).
+    """
+    path = Path(path)
+    try:
+        if found := path.read_text().strip():
+            return found
+    except FileNotFoundError:
+        pass
+    import uuid
+
+    new = uuid.uuid4().hex[:16]
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{new}.tmp")  # unique per process and thread
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(new + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+    except OSError:  # results/ not writable (its jobs will say so): the folder's path stands in
+        return "path-" + hashlib.sha1(str(path.parent.absolute()).encode()).hexdigest()[:11]
+
+
+def job_project() -> str:
+    """A job's project: inherited from the workflow's main process, else (a cluster job whose
+    environment did not travel) read from ``results/.linid_project``; never created here."""
+    if found := os.environ.get(ENV_PROJECT):
+        return found
+    try:
+        return Path(PROJECT_FILE).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def set_project() -> str:
+    """In the workflow's main process, when it may run jobs: the project id every job inherits
+    (made on the first run, so a dry run or a refused config writes nothing)."""
+    return os.environ.setdefault(ENV_PROJECT, project_id())
 
 
 def job_environment(config: dict, basedir: str | Path) -> dict[str, str]:

@@ -10,8 +10,11 @@ import json
 import logging
 import os
 import random
+import re
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,17 +25,56 @@ T = TypeVar("T")
 
 
 def retry(fn: Callable[[], T], *, attempts: int = 8, base: float = 0.2, what: str = "mlflow") -> T:
-    """Call ``fn`` with exponential backoff and jitter; re-raise the last error after ``attempts``."""
+    """Call ``fn`` with exponential backoff and jitter; re-raise the last error after ``attempts``
+    (at once when the disk is full: waiting frees no space)."""
     for k in range(attempts):
         try:
             return fn()
         except Exception as exc:  # sqlite locks, HTTP errors, connection resets
-            if k == attempts - 1:
+            if k == attempts - 1 or disk_full(exc):
                 raise
             delay = min(base * 2**k, 10.0) * (0.5 + random.random())
-            log.warning("%s call failed (%s); retry %d/%d in %.1fs", what, exc, k + 1, attempts, delay)
+            log.warning("%s call failed (%s); retry %d/%d in %.1fs", what, error_line(exc), k + 1, attempts, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a store call failed because the disk is full (SQLite's "database or disk is full",
+    an OSError ENOSPC/EDQUOT), looking through the exceptions MLflow wraps it in."""
+    import errno
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def error_line(exc: BaseException, uri: str | None = None) -> str:
+    """One line for a failed store call, never the SQL statement and parameters MLflow's
+    SQLAlchemy errors carry (pages of them for a batch); a full disk names the store's file."""
+    if disk_full(exc):
+        where = uri[len("sqlite:///"):] if uri and uri.startswith("sqlite:///") else (uri or "the store")
+        return f"cannot write {where}: the disk is full"
+    text = str(exc).split("[SQL:")[0].strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+class _NoSql(logging.Filter):
+    """Drops MLflow's own "SQLAlchemy database error" record (a traceback with the SQL statement
+    and every parameter): linid reports the failure in one line (``error_line``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("SQLAlchemy database error")
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_NoSql())
 
 
 def mlflow_client(uri: str):
@@ -66,28 +108,49 @@ def try_store(uri: str, name: str, pending: str | Path) -> bool:
     """At workflow start: make sure the store answers, within seconds. If it does not, say once where
     the runs go instead and go on: no job ever waits for the store (docs/tracking.md "Tracking design")."""
     corrupt = corrupt_store(uri)
-    if corrupt is None and uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
-        try:  # the checkout (and results/ with it) moved: artifacts are found again
-            relocate_artifacts(uri[len("sqlite:///"):])
-        except Exception as exc:
-            log.warning("could not update the artifact locations of %s (%s)", uri, exc)
+    if corrupt is None:
+        relocate_store(uri)
     if corrupt is None:
         try:
             ensure_experiment(uri, name, attempts=2)
             return True
         except Exception as exc:
             corrupt = corrupt_store(uri, exc)
-            why = corrupt or f"is unreachable ({type(exc).__name__}: {str(exc)[:200]})"
+            why = corrupt or outdated_schema(uri, exc) or f"is unreachable ({error_line(exc, uri)})"
     else:
         why = corrupt
     os.environ[ENV_OFFLINE] = "1"  # the jobs it starts journal at once
+    _OFFLINE_WHY[uri] = why
     print(
         f"linid: WARNING: the MLflow store {uri} {why}. Nothing waits for it: every job journals "
-        f"its run under {pending}, and the next snakemake run (or "
-        "linid.pipeline.store.replay_pending) sends them.",
+        f"its run under {pending}, and {_when_sent(why)} sends them.",
         flush=True,
     )
     return False
+
+
+#: why try_store found a store unusable (said again by send_pending at the workflow's end)
+_OFFLINE_WHY: dict[str, str] = {}
+_UPGRADE = "db upgrade"
+
+
+def _when_sent(why: str) -> str:
+    """Which run sends the journals: the next one, or the first after an upgrade of the schema."""
+    if _UPGRADE in why:
+        return "the first snakemake run after the upgrade"
+    return "the next snakemake run (or linid.pipeline.store.replay_pending)"
+
+
+def outdated_schema(uri: str, exc: BaseException | None) -> str | None:
+    """What to do when the store's database schema is older than this MLflow's, else None: MLflow
+    refuses it until ``mlflow db upgrade`` (no later run sends anything before that)."""
+    text = str(exc or "")
+    if "out-of-date database schema" not in text:
+        return None
+    found = re.search(r"found version (\w+), but expected (\w+)", text)
+    versions = f" (version {found[1]}, this MLflow needs {found[2]})" if found else ""
+    return (f"has an out-of-date database schema{versions}: back up the database, then run "
+            f"`{mlflow_command()} {_UPGRADE} {uri}`")
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -142,39 +205,80 @@ def artifact_location(uri: str) -> str | None:
     return None
 
 
+def relocate_store(uri: str) -> None:
+    """A moved or copied ``results/``: point its SQLite store's artifact locations at the folders
+    next to it. The workflow calls this in its main process on every run, a "Nothing to be done"
+    one included (SQLite only, no MLflow import: milliseconds); never raises."""
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri[len("sqlite:///"):])
+    if not db.is_file() or corrupt_store(uri) is not None:
+        return
+    try:
+        relocate_artifacts(db)
+    except Exception as exc:
+        log.warning("could not update the artifact locations of %s (%s)", uri, exc)
+
+
+#: the artifact folders of a SQLite store: linid's experiments keep theirs in ``mlartifacts/`` next
+#: to the database; MLflow's Default experiment (id 0) gets ``mlruns/`` in the folder it was
+#: created from
+ARTIFACT_FOLDERS = ("mlartifacts", "mlruns")
+
+
+def _moved(location: str, folder: Path) -> str | None:
+    """``location`` (a ``file://`` URI or an absolute path) ending in ``mlartifacts`` or ``mlruns``
+    (or ``mlruns/<experiment id>``, MLflow's Default experiment) moved below ``folder``; None when
+    it is something else or already there."""
+    uri = location.startswith("file://")
+    path = location[len("file://"):] if uri else location
+    if not path.startswith("/"):
+        return None
+    parts = Path(path).parts
+    for i in range(len(parts) - 1, max(len(parts) - 3, 0), -1):
+        if parts[i] in ARTIFACT_FOLDERS and all(p.isdigit() for p in parts[i + 1:]):
+            moved = folder.joinpath(*parts[i:])
+            new = moved.as_uri() if uri else str(moved)
+            return None if new == location.rstrip("/") else new
+    return None
+
+
 def relocate_artifacts(db: str | Path) -> int:
-    """Point a SQLite store's artifact locations at ``<db folder>/mlartifacts`` again.
+    """Point a SQLite store's artifact locations at the folders next to it again.
 
     MLflow stores every artifact location as an absolute ``file://`` URI (a relative one is made
-    absolute when the experiment is created), so after ``mv results results2`` the UI and the
-    client look for artifacts where they no longer are. This rewrites the experiments' and runs'
-    locations (and logged models') that end in ``/mlartifacts`` to the folder next to the database;
-    returns how many rows changed. Command line: ``python -m linid.pipeline.store relocate DB``.
+    absolute when the experiment is created), so after ``mv results results2`` or ``cp -r results
+    elsewhere`` the UI and the client look for artifacts in the old place (a copy: silently the
+    original's files). This rewrites the experiments' and runs' locations (and logged models')
+    whose folder is ``mlartifacts`` or ``mlruns[/<id>]`` (:data:`ARTIFACT_FOLDERS`: linid's
+    experiments and MLflow's Default one) to that folder next to the database; returns how many
+    rows changed.
+    Command line: ``python -m linid.pipeline.store relocate DB``.
     """
     import sqlite3
 
     db = Path(db).resolve()
-    new = (db.parent / "mlartifacts").as_uri()
     con = sqlite3.connect(db, timeout=30)
     try:
         with con:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "experiments" not in tables:
                 return 0
-            olds = {
-                loc for (loc,) in con.execute("SELECT DISTINCT artifact_location FROM experiments")
-                if loc and loc.startswith("file://") and loc.rstrip("/").endswith("/mlartifacts") and loc != new
-            }
+            moves = {}
+            for (loc,) in con.execute("SELECT DISTINCT artifact_location FROM experiments"):
+                if (new := _moved(loc or "", db.parent)) is not None:
+                    moves[loc] = new
             n = 0
-            for old in olds:
+            for old, new in moves.items():
                 n += con.execute("UPDATE experiments SET artifact_location = ? WHERE artifact_location = ?",
                                  (new, old)).rowcount
+                base = old.rstrip("/")
                 for table, column in (("runs", "artifact_uri"), ("logged_models", "artifact_location")):
                     if table in tables:
                         n += con.execute(
                             f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
                             f"WHERE substr({column}, 1, ?) = ?",
-                            (new, len(old) + 1, len(old) + 1, old + "/"),
+                            (new, len(base) + 1, len(base) + 1, base + "/"),
                         ).rowcount
             return n
     finally:
@@ -184,44 +288,121 @@ def relocate_artifacts(db: str | Path) -> int:
 UI = "http://127.0.0.1:5000"
 
 
-def runs_table_link(uri: str, experiment: str, cwd: str | Path = ".") -> str:
-    """One line: where to see every trained model, best probe R²_a first (the MLflow UI's runs table
-    of the experiment, filtered on training runs and sorted by ``metrics.probe.r2_affine``), and for
-    a SQLite store the command that starts the UI."""
-    from urllib.parse import quote, urlencode
+@dataclass(frozen=True)
+class RunsView:
+    """What the end-of-run link opens in the MLflow UI: one experiment's runs of one rule, sorted,
+    with the columns that tell a person each model's cell, seed and score without a click.
 
+    MLflow 3.17 keeps the table's columns in the browser (localStorage), never in the URL; what a
+    link can carry is a *shared view* (the UI's "Share" button): the experiment tag
+    ``mlflow.sharedViewState.<key>`` holds the search, the sort and the columns with their order
+    and widths, and ``…/runs?viewStateShareKey=<key>`` opens it for anyone.
+    """
+
+    key: str  # the share key (experiment tag ``mlflow.sharedViewState.<key>``)
+    what: str  # what the link's line says it shows
+    rule: str
+    sort: str  # a metric
+    descending: bool
+    columns: tuple[tuple[str, int], ...]  # (MLflow column key, width in px), left to right
+
+    def state(self) -> dict:
+        """The shared view, as the MLflow UI reads it (searchFacets and uiState in one object)."""
+        cols = [key for key, _ in self.columns]
+        return {
+            "searchFilter": f"tags.`linid.rule` = '{self.rule}'",
+            "orderByKey": f"metrics.`{self.sort}`",
+            "orderByAsc": not self.descending,
+            "selectedColumns": cols,
+            "columnOrder": cols,  # the UI applies widths only to the columns named here
+            "columnWidths": {key: width for key, width in self.columns},
+        }
+
+
+def _tag(name: str) -> str:
+    return f"tags.`linid.wc.{name}`"
+
+
+#: the views the workflow's end-of-run links open: the simulation's trained models (cell = dataset
+#: id, method and head; the probe's R²_a copied onto each training run by probes_onto_training) and
+#: the text experiment's replicas (cell, seed, held-out nats); a metric's column fits a float's
+#: full repr (~19 characters)
+VIEWS = {
+    "simulation": RunsView(
+        "linid-trained-models", "the trained models, best R²_a first", "train", "probe.r2_affine", True,
+        ((_tag("data"), 320), (_tag("method"), 110), (_tag("seed"), 100),
+         ("metrics.`probe.r2_affine`", 190), (_tag("head"), 90)),
+    ),
+    "text": RunsView(
+        "linid-text-models", "the trained text models, lowest held-out nats first", "text_train",
+        "heldout_nll", False,
+        ((_tag("tcell"), 260), (_tag("seed"), 100), ("metrics.`heldout_nll`", 190),
+         ("metrics.`heldout_nll_untrained`", 220)),
+    ),
+}
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+def mlflow_command(cwd: str | Path = ".") -> str:
+    """How to call MLflow's command line from ``cwd``: the ``mlflow`` next to this Python (the
+    project's ``.venv/bin/mlflow``), relative to ``cwd`` when it lies below it."""
+    exe = Path(sys.executable).parent / "mlflow"
+    if not exe.is_file():
+        return "mlflow"
+    here = Path(cwd).absolute()
+    return str(exe.relative_to(here)) if exe.is_relative_to(here) else str(exe)
+
+
+def runs_table_link(uri: str, experiment: str, cwd: str | Path = ".", view: str = "simulation") -> str:
+    """One line: where to see every trained model with its cell, seed and score (the MLflow UI's
+    runs table of the experiment through the shared view ``VIEWS[view]``, written here as an
+    experiment tag), and for a SQLite store the command that starts the UI."""
     if os.environ.get(ENV_OFFLINE) == "1":
         return ""
+    v = VIEWS[view]
     try:
-        exp = mlflow_client(uri).get_experiment_by_name(experiment)
+        client = mlflow_client(uri)
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return ""
+        client.set_experiment_tag(exp.experiment_id, SHARED_VIEW_TAG + v.key, json.dumps(v.state()))
     except Exception:  # a tracking problem never fails the workflow (send_pending said it already)
         return ""
-    if exp is None:
-        return ""
-    query = urlencode({"searchFilter": "tags.`linid.rule` = 'train'",
-                       "orderByKey": "metrics.`probe.r2_affine`", "orderByAsc": "false"}, quote_via=quote)
+    page = f"#/experiments/{exp.experiment_id}/runs?viewStateShareKey={v.key}"
     if uri.startswith(("http://", "https://")):
-        return f"linid: the trained models, best R²_a first: {uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs?{query}"
+        return f"linid: {v.what}: {uri.rstrip('/')}/{page}"
     store = uri
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///"):])
         if path.is_absolute() and path.is_relative_to(Path(cwd).resolve()):
             store = "sqlite:///" + str(path.relative_to(Path(cwd).resolve()))
-    return (f"linid: the trained models, best R²_a first: start the UI with `mlflow ui --backend-store-uri "
-            f"{store} --workers 1`, then open {UI}/#/experiments/{exp.experiment_id}/runs?{query}")
+    return (f"linid: {v.what}: start the UI with `{mlflow_command(cwd)} ui --backend-store-uri "
+            f"{store} --workers 1`, then open {UI}/{page}")
 
 
-def supersede(uri: str, experiment: str, job_key: str, keep_run_id: str) -> int:
-    """Tag and soft-delete the older runs of the same job; returns how many were superseded."""
+def supersede(uri: str, experiment: str, tags: dict[str, str], keep_run_id: str) -> int:
+    """Tag and soft-delete the older runs of the same job; returns how many were superseded.
+
+    The same job: the same project (``linid.project``) and rule and wildcards (``linid.job_key``),
+    so checkouts that share a server never delete each other's runs. Older: started before the
+    kept run (or in the same millisecond), so of two runs of one job that finish together the newer
+    one stays live, whichever finishes last; a run already superseded supersedes nothing, so one
+    always stays. Runs of another project, and runs without a project tag (linid before it had
+    one) when this one has one, are left alone.
+    """
     client = mlflow_client(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return 0
-    key = job_key.replace("'", "\\'")
+    keep = client.get_run(keep_run_id).info
+    if keep.lifecycle_stage == "deleted":
+        return 0
+    key = tags["linid.job_key"].replace("'", "\\'")
     old = client.search_runs([exp.experiment_id], filter_string=f"tags.`linid.job_key` = '{key}'", max_results=1000)
     n = 0
     for run in old:
-        if run.info.run_id == keep_run_id:
+        if (run.info.run_id == keep_run_id or run.data.tags.get("linid.project") != tags.get("linid.project")
+                or run.info.start_time > keep.start_time):
             continue
         client.set_tag(run.info.run_id, "linid.superseded_by", keep_run_id)
         client.delete_run(run.info.run_id)
@@ -260,13 +441,18 @@ def replay_pending(pending_dir: str | Path, uri: str | None = None) -> int:
             _reject(path, f"refused by the store ({exc})")
             continue
         retry(lambda: client.set_terminated(run_id, j["status"], end_time=j.get("end_time")))
+        newer = ""  # a newer run of the job superseded the live part of this one meanwhile
         if j.get("partial_run_id"):
             try:
+                newer = client.get_run(j["partial_run_id"]).data.tags.get("linid.superseded_by", "")
                 client.delete_run(j["partial_run_id"])
             except Exception:
                 pass
-        if j["status"] == "FINISHED":
-            retry(lambda: supersede(target, j["experiment"], j["tags"]["linid.job_key"], run_id))
+        if newer:  # kept (restorable), not live: the newer run stays the job's one live run
+            client.set_tag(run_id, "linid.superseded_by", newer)
+            client.delete_run(run_id)
+        elif j["status"] == "FINISHED":
+            retry(lambda: supersede(target, j["experiment"], j["tags"], run_id))
         experiments.add((target, j["experiment"]))
         path.unlink()
         n += 1
@@ -308,14 +494,14 @@ def _reject(path: Path, why: str) -> None:
 def send_pending(uri: str, pending: str | Path) -> str:
     """At workflow end: send the journals (never raising), or say where they wait; one line."""
     if os.environ.get(ENV_OFFLINE) == "1":
-        return (f"linid: the MLflow store was unreachable; the runs wait in {pending} and the next "
-                "snakemake run sends them")
+        why = _OFFLINE_WHY.get(uri, "was unreachable")
+        return f"linid: the MLflow store {why}; the runs wait in {pending} and {_when_sent(why)} sends them"
     try:
         return f"linid: wrote {replay_pending(pending)} job run(s) to MLflow at {uri}"
     except Exception as exc:  # a tracking problem never fails the workflow
-        why = corrupt_store(uri, exc) or str(exc)
+        why = corrupt_store(uri, exc) or outdated_schema(uri, exc) or error_line(exc, uri)
         return (f"linid: WARNING: could not send the journals in {pending} to {uri} (the store "
-                f"{why}); the next snakemake run sends them")
+                f"{why}); {_when_sent(why)} sends them")
 
 
 def link_upstream(uri: str, experiment: str) -> int:
@@ -395,4 +581,4 @@ if __name__ == "__main__":
     if not Path(args.db).is_file():
         parser.error(f"no such file: {args.db}")
     print(f"linid: {relocate_artifacts(args.db)} artifact location(s) now under "
-          f"{Path(args.db).resolve().parent / 'mlartifacts'}")
+          f"{Path(args.db).resolve().parent}")

@@ -17,9 +17,10 @@ never fails a training job or loses a metric. Every run carries a locally genera
 ``linid.job_uid``; downstream jobs name their upstream uids, resolved to MLflow run ids
 (``linid.upstream_run_ids``) when the journals are written.
 
-A rerun of the same job (same rule and wildcards = same ``linid.job_key`` tag) supersedes the older
-runs: they are tagged ``linid.superseded_by`` and moved to MLflow's "deleted" lifecycle stage (hidden
-in the UI, restorable), so the UI shows one live run per job.
+A rerun of the same job (same project, ``linid.project``, and same rule and wildcards, ``linid.job_key``)
+supersedes the runs of that job that started before it: they are tagged ``linid.superseded_by`` and
+moved to MLflow's "deleted" lifecycle stage (hidden in the UI, restorable), so the UI shows one live
+run per job. Runs of other projects sharing the server, and newer runs, are never touched.
 """
 
 from __future__ import annotations
@@ -45,20 +46,23 @@ from linid.pipeline.context import (
     ENV_PENDING,
     ENV_URI,
     git_commit,
+    job_project,
     sqlite_uri,
 )
-from linid.pipeline.store import ensure_experiment, mlflow_client, retry, supersede
+from linid.pipeline.store import ensure_experiment, error_line, mlflow_client, retry, supersede
 
 log = logging.getLogger(__name__)
 
 
 def job_tags(rule: str, wildcards: dict[str, str], upstream: list[str] | None = None) -> dict[str, str]:
-    """The tags every job carries: rule, wildcards, job key, config hash, git commit, host, SLURM id."""
+    """The tags every job carries: rule, wildcards, job key, project, config hash, git commit, host,
+    SLURM id. A job's identity is its project (``linid.project``) and its ``linid.job_key``."""
     key = rule + ":" + ",".join(f"{k}={v}" for k, v in sorted(wildcards.items()))
     tags = {
         "linid.rule": rule,
         "linid.wildcards": json.dumps(wildcards, sort_keys=True),
         "linid.job_key": key,
+        "linid.project": job_project(),
         "linid.config_hash": os.environ.get(ENV_CONFIG_HASH, "unknown"),
         "linid.git_commit": os.environ.get(ENV_GIT) or git_commit(),
         "linid.host": socket.gethostname(),
@@ -167,7 +171,8 @@ class JobRun:
             self._start(attempts=2)
             self._online = True
         except Exception as exc:
-            log.error("MLflow store %s unreachable at job start (%s); journaling the run", self.uri, exc)
+            log.error("MLflow store %s unreachable at job start (%s); journaling the run", self.uri,
+                      error_line(exc, self.uri))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -186,7 +191,8 @@ class JobRun:
             self._flush(attempts=3)
             self._finish(status)
         except Exception as exc2:
-            log.error("MLflow store unreachable at job end (%s); writing a pending journal", exc2)
+            log.error("MLflow store unreachable at job end (%s); writing a pending journal",
+                      error_line(exc2, self.uri))
             self._write_journal(status)
 
     def _start(self, attempts: int = 8) -> None:
@@ -214,7 +220,7 @@ class JobRun:
             retry(lambda p=path: client.log_artifact(self.run_id, p), what="log artifact")
         retry(lambda: client.set_terminated(self.run_id, status))
         if status == "FINISHED":
-            retry(lambda: supersede(self.uri, self.experiment, self.tags["linid.job_key"], self.run_id))
+            retry(lambda: supersede(self.uri, self.experiment, self.tags, self.run_id))
 
     # -- logging -----------------------------------------------------------------------------
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
@@ -232,7 +238,7 @@ class JobRun:
             except Exception as exc:  # training never waits on the store again: journal the rest
                 self._online = False
                 log.warning("MLflow flush failed (%s); this run goes on offline and its journal is "
-                            "written when the job ends", exc)
+                            "written when the job ends", error_line(exc, self.uri))
 
     def log_artifact(self, path: str | Path) -> None:
         """Attach a file (figure, table, small JSON) to the run when it ends."""
@@ -245,7 +251,8 @@ class JobRun:
                 retry(lambda: mlflow_client(self.uri).set_tag(self.run_id, key, str(value)), attempts=1)
             except Exception as exc:
                 self._online = False
-                log.warning("MLflow set_tag failed (%s); this run goes on offline (journal at the end)", exc)
+                log.warning("MLflow set_tag failed (%s); this run goes on offline (journal at the end)",
+                            error_line(exc, self.uri))
 
     def _flush(self, attempts: int) -> None:
         from mlflow.entities import Metric

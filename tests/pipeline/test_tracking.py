@@ -2,6 +2,9 @@
 
 import json
 import os
+import re
+import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -308,15 +311,224 @@ def test_artifacts_are_found_again_after_the_results_folder_moves(tmp_path, monk
     assert [a.path for a in mlflow_client(again).list_artifacts(run_id)] == ["table.csv"]
 
 
-def test_the_runs_table_link_filters_training_runs_and_sorts_by_r2(store, monkeypatch, tmp_path):
-    from linid.pipeline.store import ensure_experiment, runs_table_link
+def test_the_link_opens_a_shared_view_and_names_the_venvs_mlflow(store, monkeypatch, tmp_path):
+    """The link carries no column list (MLflow 3.17 keeps columns in the browser): it opens the
+    shared view that the same call writes as an experiment tag; the command is the venv's."""
+    import sys
+
+    from linid.pipeline.store import (
+        SHARED_VIEW_TAG,
+        VIEWS,
+        ensure_experiment,
+        mlflow_command,
+        runs_table_link,
+    )
 
     exp_id = ensure_experiment(store["uri"], "exp")
     monkeypatch.chdir(tmp_path)
     line = runs_table_link(store["uri"], "exp")
-    assert ("start the UI with `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1`, then open "
-            f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs?searchFilter=tags.%60linid.rule%60%20%3D%20"
-            "%27train%27&orderByKey=metrics.%60probe.r2_affine%60&orderByAsc=false") in line
+    assert line.startswith("linid: the trained models, best R²_a first: start the UI with `")
+    assert (f"ui --backend-store-uri sqlite:///mlflow.db --workers 1`, then open http://127.0.0.1:5000/"
+            f"#/experiments/{exp_id}/runs?viewStateShareKey=linid-trained-models") in line
+    assert f"`{mlflow_command(tmp_path)} ui " in line
+    state = json.loads(mlflow_client(store["uri"]).get_experiment(exp_id).tags[SHARED_VIEW_TAG + "linid-trained-models"])
+    assert state["searchFilter"] == "tags.`linid.rule` = 'train'" and state["orderByAsc"] is False
+    assert state["orderByKey"] == "metrics.`probe.r2_affine`"
+    assert state["selectedColumns"] == state["columnOrder"] == [k for k, _ in VIEWS["simulation"].columns]
+    assert "metrics.`probe.r2_affine`" in state["columnWidths"]
+    # the venv's mlflow, relative from the checkout (as the README writes it)
+    venv = Path(sys.executable).parent.parent
+    if (venv / "bin" / "mlflow").is_file():
+        assert mlflow_command(venv.parent) == f"{venv.name}/bin/mlflow"
+    text = runs_table_link(store["uri"], "exp", view="text")
+    assert "viewStateShareKey=linid-text-models" in text and "held-out nats" in text
     assert runs_table_link(store["uri"], "no_such_experiment") == ""
     monkeypatch.setenv("LINID_TRACKING_OFFLINE", "1")
     assert runs_table_link(store["uri"], "exp") == ""
+
+
+class _Grid(HTMLParser):
+    """The MLflow runs table as rendered (ag-grid): {run id: {column id: (text, width px)}}."""
+
+    VOID = {"input", "br", "img", "hr", "meta", "link", "path", "circle", "rect", "line", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.rows: dict[str, dict[str, tuple[str, float]]] = {}
+        self.row = None
+        self.cell = None  # (column id, width, depth at which it opened)
+        self.depth = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        self.depth += 1
+        a = dict(attrs)
+        if a.get("role") == "row" and a.get("row-id"):
+            self.row = a["row-id"]
+        if a.get("role") == "gridcell" and self.row and self.cell is None:
+            width = re.search(r"width:\s*([\d.]+)px", a.get("style", ""))
+            self.cell = (a.get("col-id", ""), float(width.group(1)) if width else 0.0, self.depth)
+            self.text = []
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if self.cell is not None and self.depth == self.cell[2]:
+            col, width, _ = self.cell
+            self.rows.setdefault(self.row, {})[col] = ("".join(self.text).strip(), width)
+            self.cell = None
+        self.depth -= 1
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.text.append(data)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_the_printed_mlflow_link_shows_each_models_cell_seed_and_r2_in_a_browser(store, tmp_path, monkeypatch):
+    """The end-of-run link, opened in headless Chromium on `mlflow ui` as the line says to start
+    it: every trained model's row shows its cell (dataset id, method), seed and R²_a as text, in
+    columns wide enough for the whole value, best R²_a first. A PNG of the page is written too
+    (to $LINID_SCREENSHOT_DIR when set)."""
+    import shlex
+    import shutil
+    import subprocess
+    import urllib.request
+
+    from linid.pipeline.store import runs_table_link
+
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        if os.environ.get("LINID_TEST_BROWSER") == "1":
+            pytest.fail("LINID_TEST_BROWSER=1 but no chromium on PATH (.ci/run installs it)")
+        pytest.skip("headless-browser test: chromium is not installed (apt-get install chromium)")
+    # a store as the workflow leaves it: train → extract_features → probe per model, journals sent
+    kw = dict(uri=store["uri"], experiment="demo", pending_dir=store["pending"])
+    models = {}
+    for i, (c, method, seed) in enumerate([(c, m, s) for c, m in (("10", "supervised"), ("100", "supervised"),
+                                                                  ("100", "diet")) for s in ("0", "1")]):
+        wc = {"data": f"d5_C{c}_N10240_k10_vmf_uniform_p0_s0", "method": method, "head": "free", "seed": seed}
+        with JobRun("train", wc, {"dgp": {"latent_dim": 5, "n_classes": int(c)}}, **kw) as t:
+            pass
+        with JobRun("extract_features", wc, upstream=[t.uid], **kw) as f:
+            pass
+        r2 = 0.9012345678901234 - 0.0131 * ((i * 5) % 6)  # distinct, not in run order, a float's full repr
+        with JobRun("probe", wc, upstream=[f.uid], **kw) as p:
+            p.log_metrics({"r2_affine": r2})
+        models[t.uid] = (wc, r2)
+    assert replay_pending(store["pending"]) == 3 * len(models)
+    monkeypatch.chdir(tmp_path)
+    line = runs_table_link(store["uri"], "demo")
+    command, url = re.search(r"start the UI with `([^`]+)`, then open (\S+)", line).groups()
+    port = _free_port()
+    ui = subprocess.Popen([*shlex.split(command), "--host", "127.0.0.1", "--port", str(port)], cwd=tmp_path,
+                          stdout=subprocess.DEVNULL, stderr=(tmp_path / "ui.log").open("w"))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):  # MLflow's server takes 5-30 s to start
+            try:
+                urllib.request.urlopen(base + "/health", timeout=2)
+                break
+            except OSError:
+                assert ui.poll() is None, (tmp_path / "ui.log").read_text()[-2000:]
+                time.sleep(0.5)
+        png = tmp_path / "mlflow_runs.png"
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1920,1000",
+             "--virtual-time-budget=20000", f"--screenshot={png}", "--dump-dom", url.replace("http://127.0.0.1:5000", base)],
+            capture_output=True, text=True, timeout=180, check=True,
+        ).stdout
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
+    if os.environ.get("LINID_SCREENSHOT_DIR"):
+        shutil.copy(png, Path(os.environ["LINID_SCREENSHOT_DIR"]) / png.name)
+    grid = _Grid()
+    grid.feed(dom)
+    runs = {r.data.tags["linid.job_uid"]: r.info.run_id for r in _runs(store["uri"], "demo")}
+    shown = []
+    for uid, (wc, r2) in models.items():
+        row = grid.rows.get(runs[uid])
+        assert row is not None, f"no row for {wc}"
+        for col, want in (("tags.`linid.wc.data`", wc["data"]), ("tags.`linid.wc.method`", wc["method"]),
+                          ("tags.`linid.wc.seed`", wc["seed"]), ("metrics.`probe.r2_affine`", str(r2))):
+            text, width = row[col]
+            assert text == want, (col, text, want)
+            assert width >= 7.5 * len(text) + 16, f"column {col} ({width:.0f} px) cuts {text!r}"  # 13 px font
+        shown.append((float(row["metrics.`probe.r2_affine`"][0]), dom.index(runs[uid])))
+    assert len(grid.rows) == len(models)  # the training runs only
+    assert [pos for _, pos in sorted(shown, reverse=True)] == sorted(pos for _, pos in shown)  # best first
+    assert png.stat().st_size > 10_000
+
+
+def test_the_project_id_is_made_once_and_kept_in_results(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from linid.pipeline.context import project_id, set_project
+
+    path = tmp_path / "results" / ".linid_project"
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(lambda _: project_id(path), range(8)))
+    assert len(ids) == 1 and path.read_text().strip() in ids
+    assert project_id(tmp_path / "other" / ".linid_project") not in ids
+
+    def refused(*a):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:  # results/ not writable: the folder's path stands in, no crash
+        m.setattr(os, "link", refused)
+        ro = project_id(tmp_path / "ro" / ".linid_project")
+    assert ro.startswith("path-") and not (tmp_path / "ro" / ".linid_project").exists()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINID_PROJECT", "")
+    monkeypatch.delenv("LINID_PROJECT")
+    assert set_project() in ids and os.environ["LINID_PROJECT"] in ids  # the workflow's jobs inherit it
+    assert "set_project()" in (Path(__file__).resolve().parents[2] / "workflow/rules/common.smk").read_text()
+
+
+def test_a_copied_results_folder_serves_its_own_artifacts(tmp_path, monkeypatch):
+    """cp -r results elsewhere: the copy's experiments (MLflow's Default one too) and runs point into
+    the copy after the workflow's next run (relocate_store runs on every run, a no-op included)."""
+    import shutil
+
+    from linid.pipeline.store import relocate_store
+
+    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "a" / "results"
+    uri = sqlite_uri(results / "mlflow.db")
+    art = tmp_path / "table.csv"
+    art.write_text("original\n")
+    with JobRun("probe", {"seed": "0"}, {}, uri=uri, experiment="exp", pending_dir=tmp_path / "p") as run:
+        run.log_artifact(art)
+    replay_pending(tmp_path / "p", uri)
+    (run_id,) = [r.info.run_id for r in _runs(uri)]
+    copy = tmp_path / "b" / "results"
+    shutil.copytree(results, copy)
+    (art_copy,) = (copy / "mlartifacts").rglob("table.csv")
+    art_copy.write_text("the copy's\n")
+    curi = sqlite_uri(copy / "mlflow.db")
+    client = mlflow_client(curi)
+    before = client.download_artifacts(run_id, "table.csv", str(tmp_path / "d0"))
+    assert Path(before).read_text() == "original\n"  # silently the original's file
+    relocate_store(curi)
+    client = mlflow_client(curi)
+    for exp in client.search_experiments():  # a file:// URI, or a plain path for MLflow's Default
+        assert exp.artifact_location.removeprefix("file://").startswith(f"{copy}/"), exp.artifact_location
+    assert client.get_experiment("0").artifact_location == str(copy / "mlruns" / "0")
+    assert client.get_run(run_id).info.artifact_uri.startswith((copy / "mlartifacts").as_uri())
+    got = client.download_artifacts(run_id, "table.csv", str(tmp_path / "d1"))
+    assert Path(got).read_text() == "the copy's\n"
+    # the original still serves its own
+    assert mlflow_client(uri).get_experiment_by_name("exp").artifact_location == (results / "mlartifacts").as_uri()

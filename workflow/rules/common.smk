@@ -9,7 +9,7 @@ from linid.core.fingerprints import FingerprintCache, stage_fingerprint
 from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
 from linid.pipeline.config import ConfigError, validate_config
-from linid.pipeline.context import job_environment, mark_workflow_process
+from linid.pipeline.context import job_environment, mark_workflow_process, set_project
 from linid.pipeline.packs import copy_member, incomplete_packs, lost_members_message
 from linid.pipeline.plans.byo import ByoPlan
 from linid.pipeline.plans.compare import ComparePlan
@@ -17,7 +17,7 @@ from linid.pipeline.plans.family import FamilyPlan
 from linid.pipeline.plans.images import ImagesPlan
 from linid.pipeline.plans.sim import MEMBER_DIR, PACK_DIR, TRAINED, SimPlan
 from linid.pipeline.plans.text import TextPlan
-from linid.pipeline.store import send_at_exit
+from linid.pipeline.store import relocate_store, send_at_exit
 
 # -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
@@ -96,6 +96,9 @@ if workflow.is_main_process:
     if TRACK and cluster.runs_jobs(ARGS):
         # journals waiting from an earlier run go out even when this one has nothing to do
         send_at_exit(TRACKING["uri"], TRACKING["pending"])
+        # a moved or copied results/ serves its own artifacts, after any run (a no-op too)
+        relocate_store(TRACKING["uri"])
+        set_project()  # part of every job's identity in MLflow (results/.linid_project)
 
 
 def send_journals():
@@ -115,11 +118,14 @@ onstart:
 
 onsuccess:
     send_journals()
-    if TRACK and SIM["enabled"]:
+    # where to see each model's cell, seed and score in the MLflow UI (docs/tracking.md)
+    views = ["simulation"] * bool(SIM["enabled"]) + ["text"] * bool(TEXT_PLAN.cells)
+    if TRACK and views:
         from linid.pipeline.store import runs_table_link
 
-        if link := runs_table_link(TRACKING["uri"], config["name"]):
-            print(link)
+        for view in views:
+            if link := runs_table_link(TRACKING["uri"], config["name"], view=view):
+                print(link)
 
 
 onerror:
