@@ -8,6 +8,7 @@ header, the ``|---|`` rule dropped), ``# `` lines headings, other lines paragrap
 from __future__ import annotations
 
 import html
+import string
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 13px;
@@ -22,12 +23,13 @@ p { max-width: 60em; line-height: 1.4; }
 
 
 def _cells(line: str) -> list[str]:
-    """The cells of one Markdown row; an escaped ``\\|`` stays inside its cell."""
+    """The cells of one Markdown row, CommonMark's backslash escapes read back: an escaped ``\\|``
+    stays inside its cell, ``\\<`` is the character (escaped again, as text, by :func:`_inline`)."""
     inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
     cells, cur, i = [], "", 0
     while i < len(inner):
-        if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] == "|":
-            cur, i = cur + "|", i + 2
+        if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] in string.punctuation:
+            cur, i = cur + inner[i + 1], i + 2
             continue
         if inner[i] == "|":
             cells.append(cur.strip())

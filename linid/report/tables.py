@@ -168,9 +168,16 @@ def varying_columns(summary: pd.DataFrame, candidates: Sequence[str]) -> list[st
     return [c for c in candidates if c in summary and summary[c].astype(str).nunique() > 1]
 
 
+#: what a Markdown cell escapes with a backslash: '|' ends a cell, '<' and '>' open raw HTML (a name
+#: like '</script><script>…' would be live markup in any Markdown viewer), '\\' escapes
+MD_ESCAPED = "\\|<>"
+
+
 def md_cell(text: object) -> str:
-    """A value as one Markdown table cell: '|' escaped, line breaks as spaces."""
-    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """A value as one Markdown table cell: '\\', '|', '<' and '>' backslash-escaped (CommonMark shows
+    them as themselves), line breaks as spaces."""
+    out = "".join(f"\\{c}" if c in MD_ESCAPED else c for c in str(text))
+    return out.replace("\r", " ").replace("\n", " ")
 
 
 def md_row(cells: Sequence[object]) -> str:
