@@ -598,13 +598,14 @@ def test_markdown_cells_escape_pipes_and_angle_brackets_and_html_shows_them_as_t
 
     assert md_cell("a|b") == "a\\|b" and md_cell("<b>x</b>") == "\\<b\\>x\\</b\\>"
     assert md_cell("c\\d") == "c\\\\d" and md_cell("a\nb") == "a b"
-    pairs = pd.DataFrame({"experiment": [SCRIPT], "cell": ["c|d"], "method": ["m"], "head": ["h"],
-                          "rep_dim": [2], "n_classes": [3], "diverse": [True], "layer": ["<i>f"],
-                          "n_pairs": [2], "mcca_mean": [0.5], "mcca_std": [0.1]})
+    pairs = pd.DataFrame({"experiment": [SCRIPT, "e"], "cell": ["c|d", "c|d"], "method": ["m", "m"],
+                          "head": ["h", "h"], "rep_dim": [2, 2], "n_classes": [3, 3], "diverse": [True, True],
+                          "layer": ["<i>f", "<i>f"], "n_pairs": [2, 2], "mcca_mean": [0.5, 0.5],
+                          "mcca_std": [0.1, 0.1]})
     md = markdown_pairs(pairs, ["mcca"])
     _rows_intact(md)
     assert "<" not in md.replace("\\<", "")  # every '<' escaped
-    page = markdown_to_html(md + md_row(["x", SCRIPT]) + "\n", "t")
+    page = markdown_to_html(md + md_row(["c|d", SCRIPT]) + "\n", "t")
     assert "<script" not in page and "</script" not in page and "<i>" not in page
     assert "a&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page and "c|d" in page
 
