@@ -20,6 +20,7 @@ from linid.names import (
     SUMMARY_METRICS,
     control_column,
     has_ceiling_one,
+    has_floor_zero,
 )
 
 #: what identifies a sweep cell (summaries pool every data seed and model seed of a cell)
@@ -98,7 +99,8 @@ def summarize(
     ``count`` = rows in the group (plus ``<m>_n`` = finite values of m, when ``per_metric_counts``).
     With ``level``, also ``<m>_ci_lo`` / ``<m>_ci_hi``: the t-interval of the mean over the finite
     values of m (``t_interval``; nan with fewer than 2), its upper end at most 1 for metrics that
-    cannot exceed 1 (``names.has_ceiling_one``)."""
+    cannot exceed 1 (``names.has_ceiling_one``), its lower end at least 0 for canonical
+    correlations (``names.has_floor_zero``)."""
     keys = list(by)
     values = df[keys].copy()
     for m in metrics:
@@ -112,7 +114,9 @@ def summarize(
         for m in metrics:
             ci = [t_interval(mu, sd, int(n), level) for mu, sd, n in
                   zip(out[f"{m}_mean"], out[f"{m}_std"], counts[m], strict=True)]
-            extra[f"{m}_ci_lo"] = [lo for lo, _ in ci]
+            # the same at the floor: a canonical correlation's interval stops at 0
+            floor = 0.0 if has_floor_zero(m) else -np.inf
+            extra[f"{m}_ci_lo"] = [max(lo, floor) for lo, _ in ci]
             # a mean of values ≤ 1 is ≤ 1: the interval of such a metric stops at its ceiling
             cap = 1.0 if has_ceiling_one(m) else np.inf
             extra[f"{m}_ci_hi"] = [min(hi, cap) for _, hi in ci]
