@@ -6,6 +6,8 @@ change (params, training budget, a new sweep value, library code, plotting code,
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -147,9 +149,24 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     assert train["params.dgp.latent_dim"].notna().all()
 
 
+def report_results(page: str) -> dict:
+    """The results block a Snakemake report embeds: path → {mime_type, data_uri, …}."""
+    start = page.index("var results = ") + len("var results = ")
+    return json.JSONDecoder().raw_decode(page[start:])[0]
+
+
 def test_report_is_generated(repo):
     smk(repo, "--report", "report.html")
     assert (repo / "report.html").stat().st_size > 10000
+    results = report_results((repo / "report.html").read_text())
+    # every entry opens in place (Snakemake shows images, HTML and PDF; anything else only downloads)
+    viewable = {"image/png", "image/svg+xml", "image/jpeg", "text/html", "application/pdf"}
+    assert {r["mime_type"] for r in results.values()} <= viewable, results.keys()
+    for name in ("probes", "pairs"):  # issue 28: the tidy tables are pages, not CSV downloads
+        page = next(r for p, r in results.items() if p.endswith(f"tables/{name}.html"))
+        text = base64.b64decode(page["data_uri"].split("base64,", 1)[1]).decode()
+        csv = pd.read_csv(repo / "results" / "tables" / f"{name}.csv")
+        assert text.count("<tr>") == len(csv) + 1 and f"{len(csv)} rows" in text
 
 
 def test_nothing_to_do_when_nothing_changed(repo):
