@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import BoundaryNorm
+from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from linid.names import label
 from linid.probes.regression import affine_predict
@@ -125,7 +125,8 @@ def alignment(
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
     # classes are integers: one colour per class and a colour bar ticked at whole classes only
     n_classes = int(np.max(labels)) + 1 if len(labels) else 1
-    cmap = plt.get_cmap("hsv").resampled(n_classes)
+    # hsv is cyclic, as the angle bins are: n colours spaced round it (its last equals its first)
+    cmap = ListedColormap(plt.get_cmap("hsv")(np.arange(n_classes) / n_classes))
     norm = BoundaryNorm(np.arange(n_classes + 1) - 0.5, n_classes)
     kw = {"c": labels, "cmap": cmap, "norm": norm, "s": 4, "alpha": 0.7, "linewidths": 0}
     points = axes[0].scatter(fa[:, 0], fa[:, 1], **kw)

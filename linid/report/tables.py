@@ -286,13 +286,16 @@ def markdown_pairs(summary: pd.DataFrame, metrics: Sequence[str] = PAIR_METRICS,
     vary are shown (the shared ones are stated once above), a column repeating another one's values
     row for row is shown once, and the raw cell id only where M, K and the rest leave rows alike."""
     order = {name: i for i, name in enumerate(LAYERS)}
-    summary = summary.assign(_layer=summary["layer"].map(order).fillna(len(order))).sort_values(
+    summary = summary.assign(
+        _layer=summary["layer"].map(order).fillna(len(order)),
+        head=summary["head"].fillna("").astype(str).replace("", "–"),  # a family model has no W head
+    ).sort_values(
         ["experiment", "method", "head", "rep_dim", "n_classes", "diverse", "cell", "_layer"], kind="stable"
     )
     candidates = ["experiment", "method", "head", "rep_dim", "n_classes", "diverse"]
     keys = distinct_columns(summary, varying_columns(summary, candidates))
     shared = [c for c in candidates if c not in keys and c in summary and len(summary)
-              and summary[c].astype(str).nunique() == 1 and str(summary[c].iloc[0]) not in ("", "nan")]
+              and summary[c].astype(str).nunique() == 1 and str(summary[c].iloc[0]) not in ("", "nan", "–")]
     if summary[[*keys, "layer"]].astype(str).duplicated().any():
         keys.insert(0, "cell")  # rows the shown columns cannot tell apart: name the cell
     keys += ["layer", "n_pairs"]

@@ -192,4 +192,6 @@ def test_alignment_colour_bar_is_ticked_at_whole_classes_only(monkeypatch, tmp_p
     bar = figs[0].axes[-1]  # the colour bar's axes
     ticks = bar.get_yticks()
     assert list(ticks) == [0, 1, 2, 3, 4, 5] and [t.get_text() for t in bar.get_yticklabels()] == list("012345")
+    colours = figs[0].axes[0].collections[0].cmap.colors
+    assert len({tuple(c) for c in colours}) == 6  # one colour per class: hsv's ends (both red) not both used
     plt.close(figs[0])
