@@ -151,7 +151,8 @@ def test_mlflow_one_run_per_job_with_tags(repo):
 
 def report_results(page: str) -> dict:
     """The results block a Snakemake report embeds: path → {mime_type, data_uri, …}."""
-    start = page.index("var results = ") + len("var results = ")
+    block = page.index('<script id="results">')  # a bundled library has its own `var results`
+    start = page.index("var results = ", block) + len("var results = ")
     return json.JSONDecoder().raw_decode(page[start:])[0]
 
 
