@@ -97,6 +97,15 @@ GAIN = "gain_x"
 CEILING_ONE_PREFIXES: tuple[str, ...] = ("r2", "mcc", "monitor_r2", "pearson", "svcca", "cca")
 
 
+#: canonical correlations (mean, smallest, SVCCA) are never below 0: their intervals stop there
+FLOOR_ZERO_PREFIXES: tuple[str, ...] = ("svcca", "cca", "mcca")
+
+
+def has_floor_zero(metric: str) -> bool:
+    """True for canonical correlations, bounded below by 0 (an R² or a Pearson r is not)."""
+    return metric.startswith(FLOOR_ZERO_PREFIXES)
+
+
 def has_ceiling_one(metric: str) -> bool:
     """True for metrics bounded above by 1 (R², MCC, correlations, CCA); a gain is a difference: no."""
     return metric.startswith(CEILING_ONE_PREFIXES)

@@ -1108,3 +1108,90 @@ def test_a_full_disk_is_one_line_naming_the_store(mlflow_store, monkeypatch, cap
         logging.getLogger("mlflow.store.db.utils").error("SQLAlchemy database error. The following exception "
                                                           "is caught.\n%s", full)
     assert "INSERT" not in caplog.text
+# == Issue 28, class 9: free text from the config never reaches the Snakemake report raw ===========
+# The report writes job params, wildcards and file lists into <script> blocks as raw JSON: a '</script>'
+# there ends the block and the rest runs as live HTML. Names follow a safe pattern; no config text
+# holds '<'; Markdown cells escape '|', '<' and '>'.
+
+SCRIPT = "a</script><script>alert(1)</script>"
+
+
+def _tiny() -> dict:
+    return yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+
+
+def _text_on(cfg, path):
+    cfg["text"] = {"enabled": True, "corpus": {"source": "text", "path": path}}
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda c: c["simulation"].__setitem__("sweeps", {SCRIPT: c["simulation"]["sweeps"]["tiny"]}),
+     "config key simulation.sweeps = 'a</script>"),
+    (lambda c: c["simulation"].__setitem__("sweeps", {"my sweep": c["simulation"]["sweeps"]["tiny"]}),
+     "config key simulation.sweeps = 'my sweep'"),
+    (lambda c: c.__setitem__("name", SCRIPT), "config key name = 'a</script>"),
+    (lambda c: _text_on(c, f"{SCRIPT}.txt"), "config key text.corpus.path = 'a</script>"),
+    (lambda c: c.__setitem__("tracking", {"uri": f"http://h:5000/{SCRIPT}"}), "config key tracking.uri = "),
+    (lambda c: c.__setitem__("byo", {"enabled": True, "models": {SCRIPT: "m.npz"}}), "config key byo.models"),
+    (lambda c: c.__setitem__("byo", {"enabled": True, "models": {"a": f"{SCRIPT}.npz"}}),
+     "config key byo.models.a = 'a</script>"),
+])
+def test_text_that_would_end_the_reports_data_block_is_refused_naming_the_key(edit, key):
+    cfg = _tiny()
+    edit(cfg)
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg, SCHEMA)
+    lines = [ln for ln in str(err.value).splitlines() if key in ln]
+    assert lines, str(err.value)
+    assert "letters, digits" in lines[0] or "Snakemake report" in lines[0] or "does not match" in lines[0]
+
+
+def test_every_name_the_schema_accepts_as_a_key_follows_a_pattern_without_angle_brackets():
+    """Each free-form mapping of the schema (sweeps, image datasets, BYO models) restricts its keys."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "propertyNames" in node:
+                found.append(node["propertyNames"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(SCHEMA)
+    assert len(found) >= 3
+    for names in found:
+        assert "pattern" in names and not re.search(names["pattern"], "a<b") and re.search(names["pattern"], "ab_1")
+
+
+def test_markdown_cells_escape_pipes_and_angle_brackets_and_html_shows_them_as_text():
+    from linid.report.html import markdown_to_html
+    from linid.report.tables import markdown_pairs, md_cell, md_row
+
+    assert md_cell("a|b") == "a\\|b" and md_cell("<b>x</b>") == "\\<b\\>x\\</b\\>"
+    assert md_cell("c\\d") == "c\\\\d" and md_cell("a\nb") == "a b"
+    pairs = pd.DataFrame({"experiment": [SCRIPT, "e"], "cell": ["c|d", "c|d"], "method": ["m", "m"],
+                          "head": ["h", "h"], "rep_dim": [2, 2], "n_classes": [3, 3], "diverse": [True, True],
+                          "layer": ["<i>f", "<i>f"], "n_pairs": [2, 2], "mcca_mean": [0.5, 0.5],
+                          "mcca_std": [0.1, 0.1]})
+    md = markdown_pairs(pairs, ["mcca"])
+    _rows_intact(md)
+    assert "<" not in md.replace("\\<", "")  # every '<' escaped
+    page = markdown_to_html(md + md_row(["c|d", SCRIPT]) + "\n", "t")
+    assert "<script" not in page and "</script" not in page and "<i>" not in page
+    assert "a&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page and "c|d" in page
+
+
+def test_the_workflow_refuses_a_script_in_a_sweep_name_before_any_job(tmp_path):
+    cfg = _tiny()
+    cfg["simulation"]["sweeps"] = {SCRIPT: cfg["simulation"]["sweeps"]["tiny"]}
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run", "--snakefile",
+           str(ROOT / "Snakefile"), "--configfile", str(path)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "invalid config" in out and "simulation.sweeps" in out, out
+    assert "Traceback" not in out and not (tmp_path / "results").exists()

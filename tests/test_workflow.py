@@ -6,6 +6,8 @@ change (params, training budget, a new sweep value, library code, plotting code,
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -82,11 +84,12 @@ def test_outputs_and_tidy_table(repo):
         assert x_r2 == pytest.approx(r2_score(z[400:], pred), abs=1e-9)
     assert {"r2_affine_ci_lo", "r2_affine_ci_hi", "gain_x_mean", "r2_affine_x_mean"} <= set(summary.columns)
     assert "R²_a untrained (BN)" in md and "gain over x" in md
-    # curves start at step 0: the initial model's monitor R², before any update (no loss yet)
+    # curves start at step 0: the initial model's monitor R² and its loss (the first batch's, taken
+    # before the first update; issue 28: the loss curve began at the first log point)
     curves = pd.read_csv(res / "tables" / "curves.csv")
     assert set(curves["step"]) == {0, 10, 20, 30, 40}
     first = curves[curves["step"] == 0]
-    assert len(first) == N_MODELS and first["monitor_r2"].notna().all() and first["loss"].isna().all()
+    assert len(first) == N_MODELS and first["monitor_r2"].notna().all() and first["loss"].notna().all()
     for name in ("r2_heatmap", "r2_vs_classes", "training_curves", "paper_comparison"):
         assert (res / "figures" / f"{name}.png").stat().st_size > 5000
         assert (res / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
@@ -147,9 +150,25 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     assert train["params.dgp.latent_dim"].notna().all()
 
 
+def report_results(page: str) -> dict:
+    """The results block a Snakemake report embeds: path → {mime_type, data_uri, …}."""
+    block = page.index('<script id="results">')  # a bundled library has its own `var results`
+    start = page.index("var results = ", block) + len("var results = ")
+    return json.JSONDecoder().raw_decode(page[start:])[0]
+
+
 def test_report_is_generated(repo):
     smk(repo, "--report", "report.html")
     assert (repo / "report.html").stat().st_size > 10000
+    results = report_results((repo / "report.html").read_text())
+    # every entry opens in place (Snakemake shows images, HTML and PDF; anything else only downloads)
+    viewable = {"image/png", "image/svg+xml", "image/jpeg", "text/html", "application/pdf"}
+    assert {r["mime_type"] for r in results.values()} <= viewable, results.keys()
+    for name in ("probes", "pairs"):  # issue 28: the tidy tables are pages, not CSV downloads
+        page = next(r for p, r in results.items() if p.endswith(f"tables/{name}.html"))
+        text = base64.b64decode(page["data_uri"].split("base64,", 1)[1]).decode()
+        csv = pd.read_csv(repo / "results" / "tables" / f"{name}.csv")
+        assert text.count("<tr>") == len(csv) + 1 and f"{len(csv)} rows" in text
 
 
 def test_nothing_to_do_when_nothing_changed(repo):

@@ -268,6 +268,8 @@ def _allowed(schema: dict) -> str:
     for key, sym in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
         if key in schema:
             bits.append(f"{sym} {schema[key]}")
+    if "pattern" in schema:
+        bits.append(f"matching {schema['pattern']}")
     if "minLength" in schema:
         bits.append(f"at least {schema['minLength']} character(s)")
     if "minItems" in schema:
@@ -289,7 +291,7 @@ def _message(err) -> str:
     if err.validator == "required":
         return f"config key {where}: {err.message}"
     # a bound that keeps a statistic defined says why (the key's description)
-    why = f"; {err.schema['description']}" if err.validator in ("minLength", "minimum") and "description" in err.schema else ""
+    why = f"; {err.schema['description']}" if err.validator in ("minLength", "minimum", "pattern") and "description" in err.schema else ""
     return f"config key {where} = {err.instance!r}: {err.message} (allowed: {_allowed(err.schema)}{why})"
 
 

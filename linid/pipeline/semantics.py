@@ -1,5 +1,5 @@
-"""Checks of a config that a JSON schema cannot express: finite numbers, integers written without a
-decimal point, and the cross-field constraints of every experiment (sizes a statistic needs, files a
+"""Checks of a config that a JSON schema cannot express: finite numbers, no '<' in any text (it would
+reach the Snakemake report raw), integers written without a decimal point, and the cross-field constraints of every experiment (sizes a statistic needs, files a
 stage reads, read from headers at parse time). Each returns one message per problem, naming the key;
 :func:`linid.pipeline.config.check_config` raises them together."""
 
@@ -25,6 +25,33 @@ def non_finite_numbers(config: Any, where: str = "") -> list[str]:
             out += non_finite_numbers(value, f"{where}[{i}]")
     elif isinstance(config, float) and not math.isfinite(config):
         out.append(f"config key {where} = {config!r}: must be a finite number")
+    return out
+
+
+#: what no config text may hold: '<' opens a tag, and the Snakemake report writes job params, file
+#: names and wildcards raw into its <script> data blocks, so '</script>' there would end the block
+#: and the rest would run as the report's own HTML
+REPORT_UNSAFE = "<"
+
+
+def report_unsafe_text(config: Any, where: str = "") -> list[str]:
+    """Every key and string value holding REPORT_UNSAFE (paths, URIs, names: any free text that can
+    reach a job's params, its file lists or the report)."""
+    out = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            here = f"{where}.{key}" if where else str(key)
+            if REPORT_UNSAFE in str(key):
+                out.append(f"config key {here}: the name holds '{REPORT_UNSAFE}', which would end the "
+                           "Snakemake report's embedded data (rename it)")
+            out += report_unsafe_text(value, here)
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            out += report_unsafe_text(value, f"{where}[{i}]")
+    elif isinstance(config, str) and REPORT_UNSAFE in config:
+        out.append(f"config key {where} = {config!r}: holds '{REPORT_UNSAFE}', which would end the "
+                   "Snakemake report's embedded data (job params and file names are written into it "
+                   "raw); rename the file or the value")
     return out
 
 
@@ -54,10 +81,12 @@ def float_integers(config: Any, schema: dict, root: dict | None = None, where: s
 
 
 def semantic_problems(config: dict, schema: dict | None = None, contents: bool = True) -> list[str]:
-    """Checks a schema cannot express: finite numbers, integers without a decimal point (with the
-    schema), cross-field constraints. ``contents=False`` leaves out reading whole user files (the
-    text corpus): a job's process re-reads the workflow after the main process checked them."""
-    out = non_finite_numbers(config) + (float_integers(config, schema) if schema else [])
+    """Checks a schema cannot express: finite numbers, no '<' in any key or text, integers without a
+    decimal point (with the schema), cross-field constraints. ``contents=False`` leaves out reading
+    whole user files (the text corpus): a job's process re-reads the workflow after the main process
+    checked them."""
+    out = non_finite_numbers(config) + report_unsafe_text(config)
+    out += float_integers(config, schema) if schema else []
     if out:
         return out
     sim = config.get("simulation") or {}

@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from linid.names import label
 from linid.probes.regression import affine_predict
@@ -101,6 +102,19 @@ def cell_title(cell: str) -> str:
     return f"K = {m[1]} classes, M = {m[3]} (data seed {m[2]})" if m else str(cell)
 
 
+def class_ticks(n_classes: int, most: int = 10) -> list[int]:
+    """Whole class indices 0 … n_classes − 1 for a colour bar: all of them up to ``most``, else every
+    k-th, the last class always ticked."""
+    step = max(1, math.ceil(n_classes / most))
+    ticks = list(range(0, n_classes, step))
+    if ticks[-1] != n_classes - 1:
+        if len(ticks) > 1 and n_classes - 1 - ticks[-1] <= step / 2:
+            ticks[-1] = n_classes - 1  # too close to the last: replaced by it
+        else:
+            ticks.append(n_classes - 1)
+    return ticks
+
+
 def alignment(
     fa: np.ndarray, fb: np.ndarray, labels: np.ndarray, stem: str | Path, title: str = ""
 ) -> list[Path]:
@@ -109,7 +123,12 @@ def alignment(
         raise ValueError("alignment needs representations with at least 2 dimensions")
     aligned = affine_predict(fb, fa)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
-    kw = {"c": labels, "cmap": "hsv", "s": 4, "alpha": 0.7, "linewidths": 0}
+    # classes are integers: one colour per class and a colour bar ticked at whole classes only
+    n_classes = int(np.max(labels)) + 1 if len(labels) else 1
+    # hsv is cyclic, as the angle bins are: n colours spaced round it (its last equals its first)
+    cmap = ListedColormap(plt.get_cmap("hsv")(np.arange(n_classes) / n_classes))
+    norm = BoundaryNorm(np.arange(n_classes + 1) - 0.5, n_classes)
+    kw = {"c": labels, "cmap": cmap, "norm": norm, "s": 4, "alpha": 0.7, "linewidths": 0}
     points = axes[0].scatter(fa[:, 0], fa[:, 1], **kw)
     axes[0].set_title("model A: f(x)")
     axes[1].scatter(fb[:, 0], fb[:, 1], **kw)
@@ -121,7 +140,9 @@ def alignment(
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xlabel(f"{who}: f(x)$_1$")
         ax.set_ylabel(f"{who}: f(x)$_2$")
-    fig.colorbar(points, ax=list(axes), shrink=0.8, label="class y (angle bin of x)")
+    bar = fig.colorbar(points, ax=list(axes), shrink=0.8, label="class y (angle bin of x)")
+    bar.set_ticks(class_ticks(n_classes))
+    bar.minorticks_off()
     axes[2].legend(fontsize=7, loc="best", markerscale=3)
     if title:
         fig.suptitle(title)

@@ -8,6 +8,7 @@ header, the ``|---|`` rule dropped), ``# `` lines headings, other lines paragrap
 from __future__ import annotations
 
 import html
+import string
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 13px;
@@ -22,12 +23,13 @@ p { max-width: 60em; line-height: 1.4; }
 
 
 def _cells(line: str) -> list[str]:
-    """The cells of one Markdown row; an escaped ``\\|`` stays inside its cell."""
+    """The cells of one Markdown row, CommonMark's backslash escapes read back: an escaped ``\\|``
+    stays inside its cell, ``\\<`` is the character (escaped again, as text, by :func:`_inline`)."""
     inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
     cells, cur, i = [], "", 0
     while i < len(inner):
-        if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] == "|":
-            cur, i = cur + "|", i + 2
+        if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] in string.punctuation:
+            cur, i = cur + inner[i + 1], i + 2
             continue
         if inner[i] == "|":
             cells.append(cur.strip())
@@ -79,3 +81,29 @@ def markdown_to_html(markdown: str, title: str) -> str:
     flush()
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _shown(value: object) -> str:
+    """A table value as shown on a page: floats to 4 significant digits, missing as '–'."""
+    if isinstance(value, float):
+        return "–" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def table_page(header: list[str], rows: list[list[object]], title: str, note: str = "") -> str:
+    """A standalone HTML page showing a whole table (a CSV's columns and rows, every value escaped):
+    the Snakemake report shows HTML in place but offers a CSV only as a download."""
+    head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in header) + "</tr>"
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(_shown(v))}</td>" for v in r) + "</tr>" for r in rows)
+    intro = f"<p>{html.escape(note)}</p>\n" if note else ""
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>\n{intro}"
+            f"<table><thead>{head}</thead><tbody>\n{body}\n</tbody></table>\n</body></html>\n")
+
+
+def csv_page(frame, title: str, csv_name: str) -> str:
+    """:func:`table_page` of a DataFrame written as ``csv_name``, saying where the full-precision CSV is."""
+    note = (f"{len(frame)} rows × {len(frame.columns)} columns of {csv_name} (values to 4 significant "
+            "digits here; the CSV holds them in full).")
+    rows = frame.astype(object).where(frame.notna(), float("nan")).values.tolist()
+    return table_page([str(c) for c in frame.columns], rows, title, note)

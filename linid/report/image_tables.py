@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from linid.images.names import TRAINED, encoder, untrained
-from linid.report.tables import md_row
+from linid.report.tables import md_cell, md_row
 
 #: column order of the paper's table, then its controls (models the paper does not report come after)
 MODEL_ORDER = ("pixels", "mlp", "cnn", "mlp_init", "cnn_init", "linear", "linear_init")
@@ -158,7 +158,7 @@ def comparison_markdown(comp: pd.DataFrame) -> str:
                   else f"{100 * r['data_fraction']:.1f} % of the images" + ("" if r["model"] == "pixels" else f", ≤ {r['max_epochs']:.0f} epochs"))
         control = ("–" if r["control_n_seeds"] == 0
                    else f"{r['control_mean']:.2f} ± {r['control_std']:.2f} ({r['control_model']})")
-        lines.append(f"| {r['dataset']} | {r['factor']} | {r['model']} | {r['published']:.2f} ± {r['published_std']:.2f} | "
+        lines.append(f"| {md_cell(r['dataset'])} | {md_cell(r['factor'])} | {r['model']} | {r['published']:.2f} ± {r['published_std']:.2f} | "
                      f"{r['reproduced_mean']:.2f} ± {r['reproduced_std']:.2f} | {control} | {r['n_seeds']} | {budget} | "
                      f"{r['agrees'] or '–'} |")
     lines.append("")

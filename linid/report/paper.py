@@ -54,12 +54,20 @@ TOLERANCE = 0.01
 LEVEL = 0.95
 
 
+def published_band(published, published_std):
+    """The published value's band, (low, high): published ± max(TOLERANCE, 2 × published std), the
+    high end at most 1 (every published value but MAE is an R² or a correlation, ≤ 1)."""
+    pub = np.asarray(published, dtype=float)
+    band = np.maximum(TOLERANCE, 2 * np.nan_to_num(np.asarray(published_std, dtype=float)))
+    return pub - band, np.minimum(pub + band, 1.0)
+
+
 def agrees(published: float, published_std: float, ci_lo: float, ci_hi: float, mean: float) -> bool:
     """Whether the reproduced t-interval [ci_lo, ci_hi] (the mean alone when n < 2) overlaps the
-    published band published ± max(TOLERANCE, 2 × published_std)."""
-    band = max(TOLERANCE, 2 * float(np.nan_to_num(published_std)))
+    published band (``published_band``)."""
+    band_lo, band_hi = (float(v) for v in published_band(published, published_std))
     lo, hi = (mean, mean) if pd.isna(ci_lo) else (ci_lo, ci_hi)
-    return hi >= published - band and lo <= published + band
+    return hi >= band_lo and lo <= band_hi
 
 
 def load_published(path: str | Path) -> pd.DataFrame:
@@ -138,17 +146,18 @@ def compare(published: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
             "published_std": float(pub["published_std"]),
             "note": pub.get("note", ""),
         }
-        runs = _matching_runs(probes, pub)
-        values = runs.assign(value=pd.to_numeric(runs.get(pub["metric"]), errors="coerce"))
-        values = values.dropna(subset=["value"]) if len(values) else values
+        runs, m = _matching_runs(probes, pub), str(pub["metric"])
+        # the metric keeps its name, so that summarize caps its interval at 1 where it cannot pass 1
+        values = runs.assign(**{m: pd.to_numeric(runs.get(m), errors="coerce")})
+        values = values.dropna(subset=[m]) if len(values) else values
         if values.empty:
             out.append({**base, "n_seeds": 0, "status": "not run"})
             continue
-        for _, grp in summarize(values, ["steps", "batch_size"], ["value"], level=LEVEL).iterrows():
-            steps, batch, mean = grp["steps"], grp["batch_size"], float(grp["value_mean"])
+        for _, grp in summarize(values, ["steps", "batch_size"], [m], level=LEVEL).iterrows():
+            steps, batch, mean = grp["steps"], grp["batch_size"], float(grp[f"{m}_mean"])
             frac = budget_fraction(int(steps), int(batch), int(pub["n_instances"]))
             delta = mean - base["published"]
-            lo, hi = float(grp["value_ci_lo"]), float(grp["value_ci_hi"])
+            lo, hi = float(grp[f"{m}_ci_lo"]), float(grp[f"{m}_ci_hi"])
             if frac >= 1:
                 ok = agrees(base["published"], base["published_std"], lo, hi, mean)
                 status = f"full budget, {'agrees' if ok else 'differs'}"
@@ -158,7 +167,7 @@ def compare(published: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
                 {
                     **base,
                     "reproduced_mean": mean,
-                    "reproduced_std": float(grp["value_std"]),
+                    "reproduced_std": float(grp[f"{m}_std"]),
                     "reproduced_ci_lo": lo,
                     "reproduced_ci_hi": hi,
                     "n_seeds": int(grp["n"]),
@@ -187,8 +196,9 @@ def markdown(table: pd.DataFrame) -> str:
     lines = [
         "# Published vs reproduced (Reizinger et al. 2025)",
         "",
-        "Values × 100 (MAE as printed). Reproduced: mean ± std over seeds and the 95 % t-interval of "
-        "the mean. Budget: samples seen as a share of the official run (50,000 epochs of "
+        "Values × 100 (MAE as printed), every ± too: published ± is the paper's spread over seeds, "
+        "reproduced ± the std over seeds, next to the 95 % t-interval of the mean (an R² or MCC "
+        "interval stops at 100, the ceiling). Budget: samples seen as a share of the official run (50,000 epochs of "
         "max(N // 1024, 1) steps at batch 1024). Only a full-budget row is judged: it agrees when its "
         "interval overlaps the published value ± max(1, 2 × published std).",
         "",
@@ -204,8 +214,8 @@ def markdown(table: pd.DataFrame) -> str:
             rep += f" ± {fmt(r['reproduced_std'])}"
         ci = "–" if pd.isna(r["reproduced_ci_lo"]) else f"[{fmt(r['reproduced_ci_lo'])}, {fmt(r['reproduced_ci_hi'])}]"
         pub = fmt(r["published"])
-        if not pd.isna(r["published_std"]):
-            pub += f" ± {r['published_std']:.2f}"
+        if not pd.isna(r["published_std"]):  # the paper's ± is in the unit of its value
+            pub += f" ± {fmt(r['published_std'])}"
         lines.append(
             f"| {r['table']} | {md_cell(r['setting'])} | {r['method']} | "
             f"{'unit' if r['normalize_w'] else 'free'} | {r['metric']} | {pub} | {rep} | {ci} | "
@@ -221,9 +231,9 @@ def markdown(table: pd.DataFrame) -> str:
 
 def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Published vs reproduced, one row per (published value, budget): a dot plot whose labels sit
-    on the y axis (they never overlap). Black diamond: the published value with its band (± 2 ×
-    published std, at least ± TOLERANCE); circle: the reproduced mean with its 95 % t-interval over
-    seeds, coloured by the budget (share of the paper's samples). MAE rows are left out (another
+    on the y axis (they never overlap). Black diamond: the published value with its band
+    (``published_band``: ± 2 × published std, at least ± TOLERANCE, at most 1); circle: the reproduced mean with its 95 % t-interval over
+    seeds (at most 1, as in the table), coloured by the budget (share of the paper's samples). MAE rows are left out (another
     scale). With no reproduced row the figure says so instead of being empty.
     """
     check(table, ["published", "reproduced_mean", "budget_fraction", "metric", "table"], "comparison")
@@ -237,9 +247,11 @@ def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     else:
         y = np.arange(len(done))[::-1]
         pub = done["published"].to_numpy(float)
-        band = np.maximum(TOLERANCE, 2 * np.nan_to_num(done["published_std"].to_numpy(float)))
-        ax.errorbar(pub, y, xerr=band, fmt="D", color="black", ms=5, capsize=3, lw=1,
-                    label="published (± max(0.01, 2 std))", zorder=3)
+        # the band of a value that cannot pass 1 stops at 1, as the reproduced interval does
+        band_lo, band_hi = published_band(pub, done["published_std"].to_numpy(float))
+        ax.errorbar(pub, y, xerr=[pub - band_lo, band_hi - pub], fmt="D", color="black", ms=5,
+                    capsize=3, lw=1,
+                    label="published (± max(0.01, 2 std), at most 1)", zorder=3)
         frac = done["budget_fraction"].astype(float).clip(lower=1e-4).to_numpy()
         norm = matplotlib.colors.LogNorm(vmin=min(1e-3, float(frac.min())), vmax=1.0)
         cmap = plt.get_cmap("viridis")
@@ -247,7 +259,7 @@ def paper_comparison(table: pd.DataFrame, stem: str | Path) -> list[Path]:
         lo = done["reproduced_ci_lo"].to_numpy(float) if "reproduced_ci_lo" in done else mean
         hi = done["reproduced_ci_hi"].to_numpy(float) if "reproduced_ci_hi" in done else mean
         lo, hi = np.where(np.isnan(lo), mean, lo), np.where(np.isnan(hi), mean, hi)
-        values = np.concatenate([pub - band, mean])
+        values = np.concatenate([band_lo, mean])
         left = max(0.0, math.floor((float(np.nanmin(values)) - 0.05) * 10) / 10)
         right = 1.01
         for yi, a_, b_, f in zip(y, lo, hi, frac, strict=True):

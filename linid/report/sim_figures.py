@@ -315,7 +315,7 @@ def training_curves(curves: pd.DataFrame, stem: str | Path) -> list[Path]:
                 ax.text(0.5, 0.5, f"no finite {col} values", transform=ax.transAxes, ha="center",
                         va="center", color="0.4")
             ax.grid(True, alpha=0.3)
-        axes[0][j].set_title(f"{m}: loss / log K (1 = chance)", fontsize=10)
+        axes[0][j].set_title(f"{m}: loss / log K (1 = chance; step 0 = initial model)", fontsize=10)
         axes[0][j].set_ylabel("cross-entropy / log K")
         axes[1][j].set_title(f"{m}: monitor R² (step 0 = initial model)", fontsize=10)
         axes[1][j].set_ylabel(label("monitor_r2"))

@@ -14,11 +14,13 @@ from linid.names import (
     CONTROLS,
     GAIN,
     INTERVAL_COLUMNS,
+    LAYERS,
     PAIR_METRICS,
     PROBE_METRICS,
     SUMMARY_METRICS,
     control_column,
     has_ceiling_one,
+    has_floor_zero,
 )
 
 #: what identifies a sweep cell (summaries pool every data seed and model seed of a cell)
@@ -97,7 +99,8 @@ def summarize(
     ``count`` = rows in the group (plus ``<m>_n`` = finite values of m, when ``per_metric_counts``).
     With ``level``, also ``<m>_ci_lo`` / ``<m>_ci_hi``: the t-interval of the mean over the finite
     values of m (``t_interval``; nan with fewer than 2), its upper end at most 1 for metrics that
-    cannot exceed 1 (``names.has_ceiling_one``)."""
+    cannot exceed 1 (``names.has_ceiling_one``), its lower end at least 0 for canonical
+    correlations (``names.has_floor_zero``)."""
     keys = list(by)
     values = df[keys].copy()
     for m in metrics:
@@ -111,7 +114,9 @@ def summarize(
         for m in metrics:
             ci = [t_interval(mu, sd, int(n), level) for mu, sd, n in
                   zip(out[f"{m}_mean"], out[f"{m}_std"], counts[m], strict=True)]
-            extra[f"{m}_ci_lo"] = [lo for lo, _ in ci]
+            # the same at the floor: a canonical correlation's interval stops at 0
+            floor = 0.0 if has_floor_zero(m) else -np.inf
+            extra[f"{m}_ci_lo"] = [max(lo, floor) for lo, _ in ci]
             # a mean of values ≤ 1 is ≤ 1: the interval of such a metric stops at its ceiling
             cap = 1.0 if has_ceiling_one(m) else np.inf
             extra[f"{m}_ci_hi"] = [min(hi, cap) for _, hi in ci]
@@ -168,9 +173,26 @@ def varying_columns(summary: pd.DataFrame, candidates: Sequence[str]) -> list[st
     return [c for c in candidates if c in summary and summary[c].astype(str).nunique() > 1]
 
 
+#: what a Markdown cell escapes with a backslash: '|' ends a cell, '<' and '>' open raw HTML (a name
+#: like '</script><script>…' would be live markup in any Markdown viewer), '\\' escapes
+MD_ESCAPED = "\\|<>"
+
+
+def distinct_columns(summary: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """``keys`` less any column whose values repeat another key's row for row (a sweep named after
+    its method: the later, science column is kept)."""
+    out: list[str] = []
+    for k in reversed(list(keys)):
+        if not any(summary[k].astype(str).equals(summary[kept].astype(str)) for kept in out):
+            out.append(k)
+    return out[::-1]
+
+
 def md_cell(text: object) -> str:
-    """A value as one Markdown table cell: '|' escaped, line breaks as spaces."""
-    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """A value as one Markdown table cell: '\\', '|', '<' and '>' backslash-escaped (CommonMark shows
+    them as themselves), line breaks as spaces."""
+    out = "".join(f"\\{c}" if c in MD_ESCAPED else c for c in str(text))
+    return out.replace("\r", " ").replace("\n", " ")
 
 
 def md_row(cells: Sequence[object]) -> str:
@@ -200,8 +222,10 @@ def markdown_table(summary: pd.DataFrame, digits: int = 3) -> str:
     R²_a (mean ± std over runs, t-interval), its controls on the same draws and the gain over x;
     the settings every row shares are listed once above the table."""
     candidates = [c for c in CELL_COLUMNS if c != "design"] + BUDGET_COLUMNS
-    keys = varying_columns(summary, candidates) or ["method"]
-    shared = [c for c in candidates if c in summary and c not in keys and len(summary)]
+    varying = varying_columns(summary, candidates)
+    keys = distinct_columns(summary, varying) or ["method"]
+    shared = [c for c in candidates if c in summary and c not in varying and len(summary)]
+    repeats = [c for c in varying if c not in keys]
     level = float(summary["level"].iloc[0]) if "level" in summary and len(summary) else 0.95
     lines = [
         f"Mean ± std over the n runs (data seed × model seed) of each cell; CI: {100 * level:g} % "
@@ -212,6 +236,10 @@ def markdown_table(summary: pd.DataFrame, digits: int = 3) -> str:
         "Shared by every row: " + ", ".join(f"{c} = {md_cell(summary[c].iloc[0])}" for c in shared) + ".",
         "",
     ]
+    if repeats:  # e.g. sweeps named after their method: one column says it
+        same = [next(k for k in keys if summary[k].astype(str).equals(summary[c].astype(str))) for c in repeats]
+        lines += ["Not repeated as a column: " + ", ".join(f"{c} (the same as {k})" for c, k in
+                                                          zip(repeats, same, strict=True)) + ".", ""]
     header = [*keys, "n", *(h for h, _, _ in MARKDOWN_COLUMNS)]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in summary.iterrows():
@@ -248,7 +276,38 @@ def pairs_summary(pairs: pd.DataFrame, metrics: Sequence[str] = PAIR_METRICS) ->
     return summarize(pairs, PAIR_KEYS, metrics, count="n_pairs")
 
 
+#: pairs_summary.md's headers of the identifying columns ([K]'s letters; d and |C| for [R] cells)
+PAIR_HEADERS = {"rep_dim": "M", "n_classes": "K"}
+
+
 def markdown_pairs(summary: pd.DataFrame, metrics: Sequence[str] = PAIR_METRICS, digits: int = 3) -> str:
-    """Markdown: one line per (cell, layer), metrics as 'mean ± std' over seed pairs."""
-    keys = ["experiment", "cell", "method", "head", "rep_dim", "n_classes", "diverse", "layer", "n_pairs"]
-    return _markdown_mean_std(summary, keys, metrics, digits)
+    """pairs_summary.md: one line per (cell, layer), metrics as 'mean ± std' over seed pairs, sorted
+    by the numbers (K = 2, 3, 6, 18; layers in names.LAYERS order). Only the identifying columns that
+    vary are shown (the shared ones are stated once above), a column repeating another one's values
+    row for row is shown once, and the raw cell id only where M, K and the rest leave rows alike."""
+    order = {name: i for i, name in enumerate(LAYERS)}
+    summary = summary.assign(
+        _layer=summary["layer"].map(order).fillna(len(order)),
+        head=summary["head"].fillna("").astype(str).replace("", "–"),  # a family model has no W head
+    ).sort_values(
+        ["experiment", "method", "head", "rep_dim", "n_classes", "diverse", "cell", "_layer"], kind="stable"
+    )
+    candidates = ["experiment", "method", "head", "rep_dim", "n_classes", "diverse"]
+    keys = distinct_columns(summary, varying_columns(summary, candidates))
+    shared = [c for c in candidates if c not in keys and c in summary and len(summary)
+              and summary[c].astype(str).nunique() == 1 and str(summary[c].iloc[0]) not in ("", "nan", "–")]
+    if summary[[*keys, "layer"]].astype(str).duplicated().any():
+        keys.insert(0, "cell")  # rows the shown columns cannot tell apart: name the cell
+    keys += ["layer", "n_pairs"]
+    lines = [
+        "Mean ± std over the seed pairs of each cell. M: representation dimension (d for [R] cells); "
+        "K: classes (|C|); diverse: K ≥ M + 1.",
+        "",
+    ]
+    if shared:
+        lines += ["Shared by every row: " + ", ".join(
+            f"{PAIR_HEADERS.get(c, c)} = {md_cell(summary[c].iloc[0])}" for c in shared) + ".", ""]
+    table = _markdown_mean_std(summary, keys, metrics, digits)
+    header, rest = table.split("\n", 1)
+    header = md_row([PAIR_HEADERS.get(k, k) for k in [*keys, *metrics]])
+    return "\n".join(lines) + "\n" + header + "\n" + rest

@@ -339,7 +339,9 @@ def train_pack(
 
 def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, procs, members, mons,
                on_log, t0, start) -> None:
-    """One log point of every model: mean loss since the last one, monitor R² at eval points."""
+    """One log point of every model: mean loss since the last one, monitor R² at eval points. The
+    first window's first loss, taken on the initial weights before any update, is the curve's step
+    0 loss (read from what training computed: no extra step, draw or sync)."""
     losses = torch.stack(window).cpu()  # (steps, k)
     window.clear()
     bad = ~torch.isfinite(losses)
@@ -350,6 +352,15 @@ def _log_point(done, last, window, curves, labels, cfg, encoder, head, singles, 
             f"(method={cfg.method}, lr={cfg.lr}); no output was written"
         )
     evaluate = mons is not None and (done % cfg.eval_every == 0 or last)
+    if done == len(losses):  # this window began at step 0: its first loss is the initial model's
+        for i in range(len(curves)):
+            first = {"step": 0, "loss": float(losses[0, i])}  # computed before the first update
+            if curves[i] and curves[i][0]["step"] == 0:
+                curves[i][0]["loss"] = first["loss"]
+            else:
+                curves[i].insert(0, {**first, "seconds": 0.0})
+            if on_log is not None:
+                on_log(i, 0, first)
     for i in range(len(curves)):
         point = {"step": done, "loss": float(losses[:, i].contiguous().mean())}  # as if alone
         if evaluate:

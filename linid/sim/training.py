@@ -56,7 +56,8 @@ def calibrated_copy(
 
 def initial_point(encoder: Encoder, process: GenerativeProcess, cfg: TrainConfig, monitor) -> dict:
     """Step 0 of a curve: the monitor R² of the model before any update (precise-BN statistics from
-    draws seeded 0, as every later point is seeded with its step); no loss has been computed yet."""
+    draws seeded 0, as every later point is seeded with its step). Its loss, the first batch's on these
+    weights, is filled in once the first step has computed it (packed._log_point)."""
     enc = calibrated_copy(encoder, process, cfg, seed=0)
     with torch.no_grad():
         r2 = monitor_r2(enc(monitor[0]), monitor[1])

@@ -174,3 +174,24 @@ def test_diversity_boundary_with_sgd():
     assert below_adam["cca_min"].mean() > below["cca_min"].mean() + 0.2
     # the measured diversity: K = 2 gives g(1) − g(0) only; K = 3 spreads over R^2
     assert (below["g_span"] == 0).all() and (above["g_span"] > 0.5).all()
+
+
+def test_alignment_colour_bar_is_ticked_at_whole_classes_only(monkeypatch, tmp_path):
+    """Issue 28: classes are integers; the bar showed 2.5, 7.5 (a continuous scale)."""
+    import matplotlib.pyplot as plt
+
+    from linid.report import family_figures
+
+    assert family_figures.class_ticks(6) == [0, 1, 2, 3, 4, 5]
+    assert family_figures.class_ticks(18) == [0, 2, 4, 6, 8, 10, 12, 14, 17]
+    figs = []
+    monkeypatch.setattr(family_figures, "save", lambda fig, stem: figs.append(fig) or [])
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 6
+    family_figures.alignment(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)), labels, tmp_path / "a")
+    bar = figs[0].axes[-1]  # the colour bar's axes
+    ticks = bar.get_yticks()
+    assert list(ticks) == [0, 1, 2, 3, 4, 5] and [t.get_text() for t in bar.get_yticklabels()] == list("012345")
+    colours = figs[0].axes[0].collections[0].cmap.colors
+    assert len({tuple(c) for c in colours}) == 6  # one colour per class: hsv's ends (both red) not both used
+    plt.close(figs[0])

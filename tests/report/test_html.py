@@ -19,3 +19,17 @@ def test_two_tables_separated_by_text_stay_two():
     md = "| a |\n|---|\n| 1 |\n\nbetween\n\n| b |\n|---|\n| 2 |\n"
     page = markdown_to_html(md, "t")
     assert page.count("<table>") == 2 and "<p>between</p>" in page
+
+
+def test_a_csv_is_shown_as_a_whole_escaped_table_page():
+    """Issue 28: the report offers a CSV only as a download; its page twin shows every row."""
+    import numpy as np
+    import pandas as pd
+
+    from linid.report.html import csv_page
+
+    frame = pd.DataFrame({"name": ["a</script>", "b"], "r2": [0.123456789, np.nan], "n": [3, 4]})
+    page = csv_page(frame, "T", "results/tables/t.csv")
+    assert page.count("<tr>") == 3 and "2 rows × 3 columns of results/tables/t.csv" in page
+    assert "a&lt;/script&gt;" in page and "</script>" not in page
+    assert "<td>0.1235</td>" in page and "<td>–</td>" in page and "<td>4</td>" in page

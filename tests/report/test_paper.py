@@ -8,12 +8,14 @@ import pytest
 
 from linid.names import DEFAULT_BASE
 from linid.report.paper import (
+    TOLERANCE,
     budget_fraction,
     compare,
     load_published,
     markdown,
     official_steps,
     paper_comparison,
+    published_band,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,12 +90,13 @@ def test_a_matching_cell_is_compared_with_its_budget():
     assert hit["status"] == "partial budget (0.3 %), not judged"
     half = 12.706204736174705 * hit["reproduced_std"] / np.sqrt(2)  # t(0.975, 1)
     assert hit["reproduced_ci_lo"] == pytest.approx(0.98 - half)
-    assert hit["reproduced_ci_hi"] == pytest.approx(0.98 + half)
+    # 0.98 + half = 1.107, but a mean of R² values cannot pass 1: the interval stops there (issue 28)
+    assert 0.98 + half > 1 and hit["reproduced_ci_hi"] == 1.0
     # every published row appears, the unmatched ones as "not run"
     assert len(out) == len(pub)
     assert (out[out["table"] == "Table 2"]["status"] == "not run").all()
     md = markdown(out)
-    assert "| Table 3 | d = 5 | supervised | free | r2_affine | 99.8 ± 0.00 | 98.0 ± 1.4 | [85.3, 110.7] |" in md
+    assert "| Table 3 | d = 5 | supervised | free | r2_affine | 99.8 ± 0.0 | 98.0 ± 1.4 | [85.3, 100.0] |" in md
     assert "0.3 %" in md
 
 
@@ -151,3 +154,34 @@ def test_comparison_figure_is_drawn(tmp_path):
     # nothing matched: the figure says so rather than failing
     empty = compare(load_published(PUBLISHED), _probes(latent_dim=6))
     assert paper_comparison(empty, tmp_path / "none")[0].stat().st_size > 3000
+
+
+def test_the_published_spread_is_printed_in_the_unit_of_its_value():
+    """[R] prints R² × 100 with a ± two decimals wide (e.g. Table 3, |C| = 10: 97.5 with ± 0.03 as
+    stored); a ± of 0.03 points on a spread of seeds is implausible beside ± 0.15 at a mean of 85.7,
+    and the band and the judgement already read it as R² units. So the Markdown, whose values are
+    × 100, prints it × 100 as well: '97.5 ± 3.0', never '97.5 ± 0.03'."""
+    out = compare(load_published(PUBLISHED), _probes(n_classes=10))
+    md = markdown(out)
+    row = next(line for line in md.splitlines() if "\\|C\\| = 10 | supervised" in line)
+    assert "| 97.5 ± 3.0 |" in row and "0.03" not in row
+    assert "every ± too" in md
+
+
+@pytest.mark.parametrize("metric", ["r2_affine", "r2_linear", "r2_w_v", "r2_w_v_linear"])
+def test_no_reproduced_interval_passes_one(metric):
+    """Every R² the comparison reports (Table 2's four metrics, Table 3's R²_a) has its interval
+    capped at 1 by the same rule as probes_summary (tables.summarize); csv, md and figure read it."""
+    probes = _probes(method="diet", normalize_w=metric.endswith("linear"))
+    probes[metric] = [0.90, 0.999]  # t-interval of the mean: [0.32, 1.58]
+    out = compare(load_published(PUBLISHED), probes)
+    done = out[(out["n_seeds"] > 0) & (out["metric"] == metric)]
+    assert len(done) and (done["reproduced_ci_hi"] == 1.0).all()
+    assert (done["reproduced_ci_lo"] < 0.9).all()
+    assert "100.0]" in markdown(out) and "158" not in markdown(out)
+
+
+def test_the_published_band_stops_at_one():
+    lo, hi = published_band([0.998, 0.857, 0.5], [0.0, 0.15, np.nan])
+    assert lo == pytest.approx([0.998 - TOLERANCE, 0.857 - 0.30, 0.5 - TOLERANCE])
+    assert hi == pytest.approx([1.0, 1.0, 0.5 + TOLERANCE])

@@ -15,6 +15,7 @@ from linid.names import (
 from linid.report.tables import (
     ID_COLUMNS,
     curves_table,
+    markdown_pairs,
     markdown_table,
     probe_summary,
     summarize,
@@ -115,3 +116,39 @@ def test_interval_of_a_metric_bounded_by_one_stops_at_one():
     lo, hi = t_interval(0.85, float(pd.Series([0.7, 1.0]).std()), 2)
     assert hi > 2 and out["r2_affine_ci_hi"] == 1.0 and out["r2_affine_ci_lo"] == pytest.approx(lo)
     assert out["gain_x_ci_hi"] == pytest.approx(hi)
+
+
+def test_a_sweep_named_after_its_method_is_one_column_in_probes_summary():
+    """The README's demo: sweeps 'supervised' and 'diet', one method each (issue 28, item 4)."""
+    rows, probes, trains = _rows(n_seeds=2)
+    for r in rows:
+        r["experiment"] = r["method"]
+    md = markdown_table(probe_summary(tidy_table(rows, probes, trains)))
+    header = next(line for line in md.splitlines() if line.startswith("| "))
+    assert header.startswith("| method | n |") and "experiment" not in header
+    assert "Not repeated as a column: experiment (the same as method)." in md
+    assert "experiment = " not in md  # a column that varies is never listed as shared
+
+
+def _family_pairs() -> pd.DataFrame:
+    rows = []
+    for k in (18, 2, 3, 6):  # text order of the ids: K18 before K2
+        for layer in ("hidden_untrained", "f", "hidden", "f_untrained"):
+            rows.append({"experiment": "family", "cell": f"fam_K{k}_x2_s0_M2", "method": "family",
+                         "head": "", "rep_dim": 2, "n_classes": k, "diverse": k >= 3, "layer": layer,
+                         "n_pairs": 3, "mcca_mean": 0.9, "mcca_std": 0.01})
+    return pd.DataFrame(rows)
+
+
+def test_pairs_summary_markdown_sorts_k_as_numbers_and_drops_empty_and_repeated_columns():
+    md = markdown_pairs(_family_pairs(), ["mcca"])
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    header, body = table[0], table[1:]
+    assert header == "| K | diverse | layer | n_pairs | mcca |"  # no empty head, no raw cell id
+    assert [int(line.split(" | ")[0][2:]) for line in body[::4]] == [2, 3, 6, 18]
+    assert [line.split(" | ")[2] for line in body[:4]] == ["f", "hidden", "f_untrained", "hidden_untrained"]
+    assert "Shared by every row: experiment = family, method = family, M = 2." in md
+    # two cells alike in every shown column: the raw id is what tells them apart
+    two = pd.concat([_family_pairs(), _family_pairs().assign(cell=lambda d: d["cell"] + "b")])
+    header = next(line for line in markdown_pairs(two, ["mcca"]).splitlines() if line.startswith("| "))
+    assert header.startswith("| cell | K |")

@@ -39,11 +39,24 @@ def test_training_reduces_loss_and_recovers_latents():
     r2 = [p["monitor_r2"] for p in res.curve if "monitor_r2" in p]
     losses = [p.get("loss") for p in res.curve if "loss" in p]
     assert losses[-1] < losses[0] - 0.3
-    # the curve starts at step 0 with the initial model's monitor R² (no loss yet)
-    assert res.curve[0]["step"] == 0 and "loss" not in res.curve[0]
+    # the curve starts at step 0 with the initial model's monitor R² and its loss (the first batch's)
+    assert res.curve[0]["step"] == 0 and "loss" in res.curve[0] and "monitor_r2" in res.curve[0]
     # the features become linear in z as training goes on (step 0 → 600: ≈ 0.34 → 0.84 here)
     assert r2[-1] > r2[0] + 0.15 and r2[-1] > 0.65
     assert not res.encoder.training
+
+
+def test_the_loss_curve_starts_at_step_0_with_the_loss_training_computed_there():
+    """Issue 28: loss and R² both start at step 0. The step-0 loss is the first batch's loss on the
+    initial weights, read from the first step (no extra step or draw: the weights stay the same)."""
+    cfg = TrainConfig(**{**FAST, "steps": 3, "log_every": 1, "eval_every": 1})
+    res = train(PROC, cfg, monitor=_monitor())
+    assert [p["step"] for p in res.curve] == [0, 1, 2, 3]
+    assert res.curve[0]["loss"] == res.curve[1]["loss"]  # step 1's window holds that one loss
+    assert "monitor_r2" in res.curve[0]
+    plain = train(PROC, TrainConfig(**{**FAST, "steps": 3}))  # no monitor: a step-0 point all the same
+    assert plain.curve[0]["step"] == 0 and plain.curve[0]["loss"] == res.curve[0]["loss"]
+    assert _same(plain.encoder, res.encoder)
 
 
 def test_training_is_deterministic():

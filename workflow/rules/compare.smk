@@ -77,8 +77,9 @@ rule aggregate_pairs:
             rules.compare_family.output.spectra, rules.compare_sim.output.spectra
         ),
     output:
-        table=report(
-            "results/tables/pairs.csv",
+        table="results/tables/pairs.csv",
+        table_html=report(
+            "results/tables/pairs.html",
             category="[K] family and seed pairs",
             caption="../report/pairs.rst",
         ),

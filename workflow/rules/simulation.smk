@@ -155,8 +155,9 @@ rule aggregate_probes:
         summaries=SIM_PLAN.model_files(rules.trained_model.output.summary),
         curves=SIM_PLAN.model_files(rules.trained_model.output.curve),
     output:
-        table=report(
-            "results/tables/probes.csv",
+        table="results/tables/probes.csv",
+        table_html=report(
+            "results/tables/probes.html",
             category="[R] simulation",
             subcategory="tables",
             caption="../report/probes.rst",
@@ -248,12 +249,7 @@ rule paper_comparison:
         meta=rules.aggregate_probes.output.meta,
         published=PUBLISHED,
     output:
-        table=report(
-            "results/tables/paper_comparison.csv",
-            category="[R] simulation",
-            subcategory="published vs reproduced",
-            caption="../report/paper.rst",
-        ),
+        table="results/tables/paper_comparison.csv",
         markdown="results/tables/paper_comparison.md",
         html=report(
             "results/tables/paper_comparison.html",

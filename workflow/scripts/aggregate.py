@@ -5,7 +5,7 @@ t-interval; CSV + Markdown), all curves."""
 from linid.core.io import atomic_json, atomic_path, read_json
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
-from linid.report.html import markdown_to_html
+from linid.report.html import csv_page, markdown_to_html
 from linid.report.tables import curves_table, markdown_table, probe_summary, read_table, tidy_table
 
 
@@ -28,6 +28,8 @@ def main(smk) -> None:
         for path, frame in ((smk.output.table, table), (smk.output.summary, summary)):
             with atomic_path(path, ".csv") as tmp:
                 frame.to_csv(tmp, index=False)
+        with atomic_path(smk.output.table_html) as tmp:
+            tmp.write_text(csv_page(table, "[R] probes: one row per trained model", smk.output.table))
         md = markdown_table(summary)
         with atomic_path(smk.output.markdown) as tmp:
             tmp.write_text(md)

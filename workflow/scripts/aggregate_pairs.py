@@ -5,7 +5,7 @@ import pandas as pd
 from linid.core.io import atomic_json, atomic_path
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
-from linid.report.html import markdown_to_html
+from linid.report.html import csv_page, markdown_to_html
 from linid.report.tables import markdown_pairs, pairs_summary, read_table
 
 #: the identifying columns every compared cell carries (params.cells, one record per input file)
@@ -34,6 +34,8 @@ def main(smk) -> None:
                             (smk.output.spectra, spectra)):
             with atomic_path(path, ".csv") as tmp:
                 frame.to_csv(tmp, index=False)
+        with atomic_path(smk.output.table_html) as tmp:
+            tmp.write_text(csv_page(table, "Seed pairs: one row per pair and layer", smk.output.table))
         md = markdown_pairs(summary)
         with atomic_path(smk.output.markdown) as tmp:
             tmp.write_text(md)
