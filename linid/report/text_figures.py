@@ -33,6 +33,12 @@ def overlay_figure(panels: list[dict], n_words: int, stem: str | Path) -> list[P
                              layout="constrained")
     rows_labels = []
     for row, p in zip(axes, panels, strict=True):
+        if len(p["a"]) < 2:  # the cell's comparisons are undefined (too few words): said, not drawn
+            for ax in row:
+                ax.set_axis_off()
+            row[1].text(0.5, 0.5, f"{p['title']}: {len(p['a'])} compared word(s), too few to draw",
+                        ha="center", va="center", transform=row[1].transAxes, fontsize=9)
+            continue
         xs, ys, mapped = overlay(p["a"], p["b"])
         k = min(n_words, len(xs))
         words = [str(w) for w in p["words"][:k]]
@@ -60,8 +66,9 @@ def overlay_figure(panels: list[dict], n_words: int, stem: str | Path) -> list[P
             ax.grid(True, alpha=0.3)
             ax.margins(0.12)  # room for the labels of the outermost words
         rows_labels.append((labelled, words))
-    handles, labels = axes[0][2].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=2, frameon=False)
+    handles, labels = next((h for row in axes if (h := row[2].get_legend_handles_labels())[0]), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=2, frameon=False)
     fig.canvas.draw()  # the layout is fixed now: labels are placed in display space
     for labelled, words in rows_labels:
         for ax, x, y in labelled:

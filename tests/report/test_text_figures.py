@@ -80,3 +80,17 @@ def test_every_untrained_mean_is_on_the_agreement_axis_or_marked_at_its_floor(dr
     if untrained_r2 < T.AGREEMENT_FLOOR:  # drawn as an arrowhead with the value written beside it
         assert any(t.get_text() == f"{untrained_r2 + 0.01:.2f}" for t in ax.texts)  # the mean
         assert any("mean below" in t.get_text() for t in fig.legends[0].texts)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_a_cell_with_too_few_compared_words_is_said_in_the_overlay_not_a_crash(drawn, n):
+    """A generated corpus is sized at the door by an upper bound: a cell may still end with fewer
+    than 2 compared words; its row says so and the other cells are drawn as usual."""
+    few = {**_panel(1), "a": np.zeros((n, 2)), "b": np.zeros((n, 2)), "words": [f"w{i}" for i in range(n)]}
+    T.overlay_figure([few, _panel(2)], 10, "unused")
+    (fig,) = drawn
+    axes = np.array(fig.axes[:6]).reshape(2, 3)
+    assert not any(ax.axison for ax in axes[0])
+    assert [t.get_text() for t in axes[0][1].texts] == [f"cell1: {n} compared word(s), too few to draw"]
+    assert all(len(ax.collections) > 0 for ax in axes[1])
+    assert len(fig.legends) == 1
