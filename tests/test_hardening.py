@@ -701,7 +701,8 @@ def test_the_text_summary_reports_the_corpus_vocabulary_size(tmp_path, monkeypat
         atomic_json(tmp_path / f"s{s}.json", {"job_uid": f"u{s}"})
     row = {"cell": "base", "source": "ids", "vocab_size": 200, "dim": 2}  # 200: the configured size
     ns = SimpleNamespace
-    out = ns(pairs=str(tmp_path / "all.csv"), summary=str(tmp_path / "s.csv"), summary_md=str(tmp_path / "s.md"))
+    out = ns(pairs=str(tmp_path / "all.csv"), summary=str(tmp_path / "s.csv"), summary_md=str(tmp_path / "s.md"),
+             summary_html=str(tmp_path / "s.html"), summary_table_html=str(tmp_path / "t.html"))
     smk = ns(rule="text_tables", log=[str(tmp_path / "log")], wildcards={}, output=out, params=ns(cells=[row]),
              input=ns(pairs=[str(tmp_path / "pairs.csv")], metas=[str(tmp_path / "meta.json")],
                       summaries=[str(tmp_path / f"s{s}.json") for s in (0, 1)]))

@@ -80,6 +80,10 @@ def test_image_tables_have_every_model_seed_and_factor(repo):
     assert cat["control_mean"] == pytest.approx(summary_init["shape"])
     assert ran.loc[ran["model"] == "pixels", "control_model"].isna().all()  # no control for the input
     assert "untrained (control)" in (res / "tables" / "image_paper_comparison.md").read_text()
+    # the report's entries: the Markdown tables and every row of the tidy CSV as pages
+    assert "untrained (control)" in (res / "tables" / "image_paper_comparison.html").read_text()
+    assert "<td>dsprites</td><td>category (shape)</td>" in (res / "tables" / "image_probes.html").read_text()
+    assert (res / "tables" / "image_probes_table.html").read_text().count("<tr>") == len(table) + 1
     assert not (res / "images" / "models" / "dsprites" / "mlp_init").exists()  # nothing was trained for it
     for name in ("images/image_probes", "images/training_curves"):
         assert (res / "figures" / f"{name}.png").stat().st_size > 5000
@@ -106,6 +110,8 @@ def test_exported_activations_go_through_the_byo_stages(repo):
     assert set(probes["kind"]) == {"continuous", "binary", "label"}
     assert set(probes.loc[probes["kind"] == "continuous", "factor"]) == {"scale", "posX", "posY"}
     assert (res / "figures" / "byo" / "layer_matrix.png").stat().st_size > 5000
+    assert (res / "tables" / "byo_layers.html").read_text().count("<tr>") == len(layers) + 1
+    assert "<th>model</th><th>layer</th>" in (res / "tables" / "byo_probes.html").read_text()
 
 
 def test_every_image_and_byo_job_is_one_mlflow_run(repo):

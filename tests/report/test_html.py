@@ -33,3 +33,39 @@ def test_a_csv_is_shown_as_a_whole_escaped_table_page():
     assert page.count("<tr>") == 3 and "2 rows × 3 columns of results/tables/t.csv" in page
     assert "a&lt;/script&gt;" in page and "</script>" not in page
     assert "<td>0.1235</td>" in page and "<td>–</td>" in page and "<td>4</td>" in page
+
+
+#: what the Snakemake report opens in place; any other entry (.csv, .md, …) is only a download
+SHOWN = (".html", ".png", ".pdf", ".svg")
+
+
+def report_entries(text: str) -> list[str]:
+    """The files of every ``report(...)`` output in a rule file's text: the path, or for a
+    ``directory(...)`` entry each of its ``patterns``."""
+    import re
+
+    out = []
+    for m in re.finditer(r"\breport\(\s*(directory\()?\s*\"([^\"]+)\"", text):
+        if m.group(1):
+            pats = re.search(r"patterns=\[([^\]]*)\]", text[m.end():])
+            assert pats, f"report(directory({m.group(2)!r})) without patterns"
+            out += [f"{m.group(2)}/{p}" for p in re.findall(r"\"([^\"]+)\"", pats.group(1))]
+        else:
+            out.append(m.group(2))
+    return out
+
+
+def test_every_report_entry_opens_in_place():
+    """Issue 28: every table in the report is a page (its .csv/.md stay plain outputs)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "Snakefile", *sorted((root / "workflow" / "rules").glob("*.smk"))]
+    entries = {f.name: report_entries(f.read_text()) for f in files}
+    found = [e for es in entries.values() for e in es]
+    calls = sum(f.read_text().count("report(") for f in files)
+    assert len(found) == calls and "results/figures/axes/{name}.png" in found, entries  # parsed all
+    for stem in ("text_summary", "text_summary_table", "byo_layers", "byo_probes", "image_probes",
+                 "image_probes_table", "image_paper_comparison", "probes", "pairs"):
+        assert f"results/tables/{stem}.html" in found
+    assert [e for e in found if not e.endswith(SHOWN)] == []

@@ -72,7 +72,8 @@ def test_the_rule_scripts_chain(tmp_path, monkeypatch):
                 output={"pairs": str(t / f"{c}.pairs.csv"), "embeddings": str(t / f"{c}.emb.npz")},
                 params={"compare": TEXT["compare"], "seeds": TEXT["seeds"]}, wildcards=w))
         rows = [c.row for c in cells]
-        out = {"pairs": str(t / "pairs.csv"), "summary": str(t / "summary.csv"), "summary_md": str(t / "summary.md")}
+        out = {"pairs": str(t / "pairs.csv"), "summary": str(t / "summary.csv"), "summary_md": str(t / "summary.md"),
+               "summary_html": str(t / "summary.html"), "summary_table_html": str(t / "summary_table.html")}
         _script("text_tables").main(_smk(
             "text_tables", t / "tables.log", output=out, params={"cells": rows},
             input={"pairs": [str(t / f"{c.cell_id}.pairs.csv") for c in cells],
@@ -92,6 +93,10 @@ def test_the_rule_scripts_chain(tmp_path, monkeypatch):
     assert summary.loc[("rank2", "truth", "q", "untrained"), "r2w_mean"] < 0.5
     assert summary.loc[("rank1", "truth", "q", "trained"), "r2w_mean"] < 0.85  # truth → learned fails
     assert "| rank1 |" in (t / "summary.md").read_text()
+    # the report's entries are the pages: the Markdown's rows, and every row and column of the CSV
+    assert "<td>rank1</td>" in (t / "summary.html").read_text()
+    csv, page = pd.read_csv(out["summary"]), (t / "summary_table.html").read_text()
+    assert page.count("<tr>") == len(csv) + 1 and f"{len(csv)} rows × {len(csv.columns)} columns" in page
     for f in ("overlay.png", "overlay.pdf", "agreement.png", "agreement.pdf"):
         assert (t / "fig" / f).stat().st_size > 5000
 

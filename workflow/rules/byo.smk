@@ -68,8 +68,9 @@ rule byo_tables:
         probes=BYO_PLAN.probe_files(rules.byo_probe.output.table),
         pairs=BYO_PLAN.pair_outputs(rules.byo_compare.output.table),
     output:
-        layers=report(
-            "results/tables/byo_layers.csv",
+        layers="results/tables/byo_layers.csv",
+        layers_html=report(
+            "results/tables/byo_layers.html",
             category="Bring your own",
             caption="../report/byo_layers.rst",
         ),
@@ -81,8 +82,9 @@ rule byo_tables:
         ),
         matrix_pdf="results/figures/byo/layer_matrix.pdf",
         probes="results/tables/byo_probes.csv",
-        probes_md=report(
-            "results/tables/byo_probes.md",
+        probes_md="results/tables/byo_probes.md",
+        probes_html=report(
+            "results/tables/byo_probes.html",
             category="Bring your own",
             caption="../report/byo_probes.rst",
         ),

@@ -152,20 +152,23 @@ rule image_tables:
         probes=IMAGES_PLAN.files(rules.image_probe.output.probe, IMAGES_PLAN.probed),
         published=bundled(IMAGES_PLAN.PUBLISHED_TABLE4),
     output:
-        table=report(
-            "results/tables/image_probes.csv",
+        table="results/tables/image_probes.csv",
+        table_html=report(
+            "results/tables/image_probes_table.html",
             category="[R] images",
             caption="../report/image_probes.rst",
         ),
         summary="results/tables/image_probes_summary.csv",
-        markdown=report(
-            "results/tables/image_probes.md",
+        markdown="results/tables/image_probes.md",
+        html=report(
+            "results/tables/image_probes.html",
             category="[R] images",
             caption="../report/image_probes.rst",
         ),
         paper="results/tables/image_paper_comparison.csv",
-        paper_md=report(
-            "results/tables/image_paper_comparison.md",
+        paper_md="results/tables/image_paper_comparison.md",
+        paper_html=report(
+            "results/tables/image_paper_comparison.html",
             category="[R] images",
             caption="../report/image_paper.rst",
         ),

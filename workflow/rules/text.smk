@@ -78,13 +78,15 @@ rule text_tables:
         metas=TEXT_PLAN.cell_files(rules.text_corpus.output.meta),
     output:
         pairs="results/tables/text_pairs.csv",
-        summary=report(
-            "results/tables/text_summary.csv",
+        summary="results/tables/text_summary.csv",
+        summary_md="results/tables/text_summary.md",
+        summary_html=report(
+            "results/tables/text_summary.html",
             category="[K] word embeddings",
             caption="../report/text_summary.rst",
         ),
-        summary_md=report(
-            "results/tables/text_summary.md",
+        summary_table_html=report(
+            "results/tables/text_summary_table.html",
             category="[K] word embeddings",
             caption="../report/text_summary.rst",
         ),

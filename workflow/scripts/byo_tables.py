@@ -1,4 +1,4 @@
-"""Rule byo_tables: the probe table, the layer × layer table and their figures."""
+"""Rule byo_tables: the probe table, the layer × layer table, their figures and HTML pages."""
 
 from pathlib import Path
 
@@ -8,6 +8,7 @@ from linid.core.io import atomic_write
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
 from linid.report import byo_figures as figures
+from linid.report.html import csv_page, markdown_to_html
 from linid.report.tables import md_row
 
 PROBE_COLUMNS = ["model", "layer", "factor", "kind", "metric", "value", "std", "note"]
@@ -57,12 +58,17 @@ def main(smk) -> None:
     with job_run(smk.rule, {}, {"models": smk.params.models}) as run:
         pairs = pd.concat([pd.read_csv(p) for p in smk.input.pairs], ignore_index=True)
         atomic_write(smk.output.layers, lambda p: pairs.to_csv(p, index=False), ".csv")
+        page = csv_page(pairs, "Bring your own: layer × layer comparisons", smk.output.layers)
+        atomic_write(smk.output.layers_html, lambda p: Path(p).write_text(page))
         atomic_write(smk.output.layers_md, lambda p: Path(p).write_text(layers_markdown(pairs)), ".md")
         written = figures.layer_matrices(pairs, Path(smk.output.matrix).with_suffix(""))
         probes = (pd.concat([pd.read_csv(p) for p in smk.input.probes], ignore_index=True)
                   if smk.input.probes else pd.DataFrame(columns=PROBE_COLUMNS))
         atomic_write(smk.output.probes, lambda p: probes.to_csv(p, index=False), ".csv")
-        atomic_write(smk.output.probes_md, lambda p: Path(p).write_text(probes_markdown(probes)), ".md")
+        md = probes_markdown(probes)
+        atomic_write(smk.output.probes_md, lambda p: Path(p).write_text(md), ".md")
+        page = markdown_to_html(md, "Bring your own: probes")
+        atomic_write(smk.output.probes_html, lambda p: Path(p).write_text(page))
         if not probes.empty:
             written += figures.probe_bars(probes, Path(smk.output.matrix).with_name("probe_bars"))
         for path in [smk.output.layers, smk.output.probes, *written]:

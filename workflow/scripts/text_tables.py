@@ -1,10 +1,12 @@
-"""Rule text_tables: every comparison of every cell, and the summary over pairs (CSV + Markdown)."""
+"""Rule text_tables: every comparison of every cell, and the summary over pairs (CSV + Markdown, and
+their HTML pages for the report)."""
 
 from pathlib import Path
 
 from linid.core.io import read_json
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
+from linid.report.html import csv_page, markdown_to_html
 from linid.report.tables import read_table
 from linid.report.text_tables import markdown_summary, pair_table, summary_table
 
@@ -20,7 +22,11 @@ def main(smk) -> None:
         pairs.to_csv(smk.output.pairs, index=False)
         summary = summary_table(pairs, cells)
         summary.to_csv(smk.output.summary, index=False)
-        Path(smk.output.summary_md).write_text(markdown_summary(summary))
+        md = markdown_summary(summary)
+        Path(smk.output.summary_md).write_text(md)
+        Path(smk.output.summary_html).write_text(markdown_to_html(md, "[K] text: summary"))
+        Path(smk.output.summary_table_html).write_text(
+            csv_page(summary, "[K] text: summary, every column", smk.output.summary))
         for _, r in summary.iterrows():
             key = f"{r['cell']}.{r['kind']}.{r['space']}.{r['state']}"
             run.log_metrics({f"r2w.{key}": r["r2w_mean"], f"mcca.{key}": r["mcca_mean"]})
