@@ -151,3 +151,31 @@ BAD = [
     (f"{S}.axes.latent_dim", [2.0], "latent_dim[0] = 2.0: must be an integer"),
     ("family.train.batch_size", 64.0, "batch_size = 64.0: must be an integer"),
 ]
+
+
+#: the environment variables that would point a test's MLflow calls elsewhere
+TRACKING_VARS = ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE")
+
+
+def clear_tracking_env(monkeypatch) -> None:
+    for var in TRACKING_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def sqlite_store(tmp_path: Path, monkeypatch) -> dict:
+    """A new SQLite MLflow store and journal folder under ``tmp_path`` ({"uri", "pending"})."""
+    from linid.pipeline.context import sqlite_uri
+
+    clear_tracking_env(monkeypatch)
+    return {"uri": sqlite_uri(tmp_path / "mlflow.db"), "pending": tmp_path / "pending"}
+
+
+def store_runs(uri: str, experiment: str = "exp", deleted: bool = False) -> list:
+    """The experiment's runs in the store at ``uri`` (live ones, or every one with ``deleted``)."""
+    from mlflow.entities import ViewType
+
+    from linid.pipeline.store import mlflow_client
+
+    exp = mlflow_client(uri).get_experiment_by_name(experiment)
+    view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
+    return mlflow_client(uri).search_runs([exp.experiment_id], run_view_type=view)

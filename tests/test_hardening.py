@@ -31,7 +31,7 @@ from linid.pipeline.config import (
     load_schema,
     load_yaml,
 )
-from tests.helpers import ROOT
+from tests.helpers import ROOT, sqlite_store, store_runs
 
 SCHEMA = load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -983,22 +983,10 @@ def test_a_full_disk_under_torch_save_is_one_line_naming_the_path(tmp_path, monk
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
-    from linid.pipeline.context import sqlite_uri
-
-    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    return {"uri": sqlite_uri(tmp_path / "mlflow.db"), "pending": tmp_path / "pending"}
+    return sqlite_store(tmp_path, monkeypatch)
 
 
-def _live_runs(uri, experiment="exp", deleted=False):
-    from mlflow.entities import ViewType
-
-    from linid.pipeline.store import mlflow_client
-
-    client = mlflow_client(uri)
-    exp = client.get_experiment_by_name(experiment)
-    view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
-    return client.search_runs([exp.experiment_id], run_view_type=view)
+_live_runs = store_runs
 
 
 def test_checkouts_sharing_a_store_never_supersede_each_others_live_runs(mlflow_store, monkeypatch):

@@ -12,22 +12,27 @@ import pytest
 from linid.pipeline.context import sqlite_uri
 from linid.pipeline.store import link_upstream, mlflow_client, replay_pending, retry
 from linid.pipeline.tracking import JobRun, job_tags
+from tests.helpers import clear_tracking_env, sqlite_store, store_runs
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    return {"uri": sqlite_uri(tmp_path / "mlflow.db"), "pending": tmp_path / "pending"}
+    return sqlite_store(tmp_path, monkeypatch)
 
 
-def _runs(uri, experiment="exp", deleted=False):
-    from mlflow.entities import ViewType
+_runs = store_runs
 
-    client = mlflow_client(uri)
-    exp = client.get_experiment_by_name(experiment)
-    view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
-    return client.search_runs([exp.experiment_id], run_view_type=view)
+
+def _run_with_artifact(tmp_path: Path, results: Path, text: str) -> tuple[str, str]:
+    """A store in ``results`` holding one finished run with an artifact ``table.csv`` of ``text``."""
+    uri = sqlite_uri(results / "mlflow.db")
+    art = tmp_path / "table.csv"
+    art.write_text(text)
+    with JobRun("probe", {"seed": "0"}, {}, uri=uri, experiment="exp", pending_dir=tmp_path / "p") as run:
+        run.log_artifact(art)
+    replay_pending(tmp_path / "p", uri)
+    (run_id,) = [r.info.run_id for r in _runs(uri)]
+    return uri, run_id
 
 
 def test_job_tags_name_the_job():
@@ -275,16 +280,9 @@ def test_artifacts_are_found_again_after_the_results_folder_moves(tmp_path, monk
 
     from linid.pipeline.store import relocate_artifacts
 
-    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
+    clear_tracking_env(monkeypatch)
     results = tmp_path / "results"
-    uri = sqlite_uri(results / "mlflow.db")
-    art = tmp_path / "table.csv"
-    art.write_text("a,b\n1,2\n")
-    with JobRun("probe", {"seed": "0"}, {}, uri=uri, experiment="exp", pending_dir=tmp_path / "p") as run:
-        run.log_artifact(art)
-    replay_pending(tmp_path / "p", uri)
-    (run_id,) = [r.info.run_id for r in _runs(uri)]
+    uri, run_id = _run_with_artifact(tmp_path, results, "a,b\n1,2\n")
     assert [a.path for a in mlflow_client(uri).list_artifacts(run_id)] == ["table.csv"]
 
     shutil.move(results, tmp_path / "results2")
@@ -503,17 +501,10 @@ def test_a_copied_results_folder_serves_its_own_artifacts(tmp_path, monkeypatch)
 
     from linid.pipeline.store import relocate_store
 
-    for var in ("MLFLOW_TRACKING_URI", "LINID_TRACKING_DISABLED", "LINID_EXPERIMENT", "LINID_TRACKING_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
+    clear_tracking_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     results = tmp_path / "a" / "results"
-    uri = sqlite_uri(results / "mlflow.db")
-    art = tmp_path / "table.csv"
-    art.write_text("original\n")
-    with JobRun("probe", {"seed": "0"}, {}, uri=uri, experiment="exp", pending_dir=tmp_path / "p") as run:
-        run.log_artifact(art)
-    replay_pending(tmp_path / "p", uri)
-    (run_id,) = [r.info.run_id for r in _runs(uri)]
+    uri, run_id = _run_with_artifact(tmp_path, results, "original\n")
     copy = tmp_path / "b" / "results"
     shutil.copytree(results, copy)
     (art_copy,) = (copy / "mlartifacts").rglob("table.csv")
