@@ -833,6 +833,27 @@ def test_a_pack_folder_that_lost_a_member_is_refused_naming_the_command(tmp_path
     assert incomplete_packs(packs, *args, forced=[str(tmp_path / "results/packs/p0")]) == {}
 
 
+def test_a_pack_folder_trained_for_another_membership_is_left_to_snakemake(tmp_path, monkeypatch):
+    """Seeds added or pack_size changed: the folder's members are all whole, only the plan's new
+    members are missing; the pack's params changed and Snakemake reruns it, so the door lets it be."""
+    import json
+
+    from linid.pipeline.packs import Pack, incomplete_packs
+
+    monkeypatch.chdir(tmp_path)
+    files = ["results/m/model.pt", "results/m/train.json", "results/m/curve.csv"]
+    args = ("results/packs/{pack}", "{data}/{method}/{head}/seed{seed}", files)
+    for seed in (2, 3):  # trained as a pack of two
+        folder = _member(tmp_path / "results/packs/p1/d2/supervised/free" / f"seed{seed}")
+        (folder / "train.json").write_text(json.dumps({"steps": 40, "pack_size": 2}))
+    now = [Pack("p1", (("d2", "supervised", "free", 2), ("d2", "supervised", "free", 4)))]
+    assert incomplete_packs(now, *args) == {}  # seed 4 replaces seed 3: the pack reruns
+    bigger = [Pack("p1", tuple(("d2", "supervised", "free", s) for s in (2, 3, 5)))]
+    assert incomplete_packs(bigger, *args) == {}  # seed 5 joins: the pack reruns
+    (tmp_path / "results/packs/p1/d2/supervised/free/seed3/model.pt").unlink()  # now one is lost
+    assert list(incomplete_packs(bigger, *args)) == ["results/packs/p1"]
+
+
 PACKED = """
 name: packed
 tracking: {enabled: false}

@@ -123,9 +123,26 @@ def incomplete_packs(
             for d, m, h, s in pack.members
             for name in names
         ]
-        if missing := [f for f in missing if not os.path.isfile(f)]:
+        if (missing := [f for f in missing if not os.path.isfile(f)]) and _lost_a_member(folder, names):
             out[folder] = missing
     return out
+
+
+def _lost_a_member(folder: str, names: list[str]) -> bool:
+    """Whether ``folder`` holds fewer whole members than its train job wrote (``pack_size`` in each
+    member's summary). A folder whose members are all whole was trained for another membership
+    (seeds added, ``pack_size`` changed): the pack's params changed, and Snakemake reruns it. A
+    folder with no readable summary is taken as damaged. Runs only for a folder missing files."""
+    whole, sizes = 0, set()
+    for parent, _, files in os.walk(folder):
+        if "train.json" in files:
+            try:
+                with open(os.path.join(parent, "train.json")) as fh:
+                    sizes.add(json.load(fh).get("pack_size"))
+            except (OSError, ValueError, AttributeError):
+                return True
+            whole += all(name in files for name in names)
+    return len(sizes) != 1 or None in sizes or whole < sizes.pop()
 
 
 def lost_members_message(lost: dict[str, list[str]]) -> str:
