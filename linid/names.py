@@ -24,7 +24,6 @@ CELL_AXES: tuple[str, ...] = (
 #: the axes every figure draws as its grid (the others get one-factor figures of their own)
 GRID_AXES: tuple[str, ...] = ("latent_dim", "n_classes")
 
-METHODS: tuple[str, ...] = ("supervised", "diet")
 #: the head variants of a model: W's rows free, or renormalised to unit norm before every step
 HEADS: dict[str, bool] = {"free": False, "unit": True}
 CONDITIONALS: tuple[str, ...] = ("vmf", "laplace", "normal", "truncated_laplace", "gennorm")

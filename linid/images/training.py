@@ -29,12 +29,12 @@ from torch import nn
 
 from linid.images.models import FEATURES, build
 from linid.runtime import Interrupted, precision, progress_line, stop_on_signals
-from linid.sim.checkpoints import fingerprint, load_checkpoint, save_checkpoint
+from linid.core.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
 #: the modules whose code decides what an epoch does: a checkpoint resumes only under them
-TRAINING_CODE = ("linid.images.training",)  # and every linid module it imports (sim.checkpoints)
+TRAINING_CODE = ("linid.images.training",)  # and every linid module it imports
 
 
 @dataclass(frozen=True)

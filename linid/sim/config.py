@@ -8,9 +8,11 @@ and ``linid.sim.training`` import them from here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from linid.names import CLUSTER_PRIORS, CONDITIONALS, METHODS, PRECISIONS
+from linid.names import CLUSTER_PRIORS, CONDITIONALS, PRECISIONS
+from linid.sim.objectives import METHODS, spec
 
 CONDITION_STRATEGIES = ("quantile", "best")
 
@@ -86,18 +88,20 @@ class TrainConfig:
     bn_batches: int = 20
     precision: str = "fp32"  # fp32 | tf32 (CUDA matmuls) | bf16 (autocast): linid.runtime.precision
     cuda_graph: bool = True  # packed trainer on CUDA: replay the step as a CUDA graph
+    #: the objective's own settings (``simulation.objectives.<method>``); empty for the
+    #: cross-entropy objectives, which have none (so their params are what they always were)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS} (the registered objectives), got {self.method!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 def n_outputs_for(method: str, n_classes: int, n_instances: int) -> int:
-    """Rows of W: |C| for supervised, N for DIET (instance discrimination)."""
-    if method == "supervised":
-        return n_classes
-    if method == "diet":
-        return n_instances
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    """Rows of W: |C| for supervised, N for DIET (instance discrimination), 0 without a head; the
+    objective's registration decides (``linid.sim.objectives``)."""
+    return spec(method).n_outputs(n_classes, n_instances)
 
 

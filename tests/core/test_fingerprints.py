@@ -113,14 +113,18 @@ def test_checkpoint_code_covers_every_module_the_trainers_import():
     is covered (none listed by hand, so none can be missed), and nothing the trainers never import."""
     from linid.core.fingerprints import module_closure
     from linid.images.training import TRAINING_CODE as IMAGE_CODE
-    from linid.sim.checkpoints import TRAINING_CODE
+    from linid.sim.objectives import REGISTRY
+    from linid.sim.training import TRAINING_CODE
 
     sim = module_closure(TRAINING_CODE)
-    assert {"linid.sim.models", "linid.sim.process", "linid.sim.samplers", "linid.sim.config",
-            "linid.core.errors", "linid.runtime", "linid.names"} <= set(sim)
+    assert {"linid.sim.models", "linid.sim.process", "linid.sim.samplers", "linid.sim.config", "linid.sim.packed",
+            "linid.core.errors", "linid.core.training", "linid.runtime", "linid.names"} <= set(sim)
+    # objectives are imported by name at run time: each registered one is covered all the same
+    assert {s.module for s in REGISTRY.values()} | {"linid.sim.objectives.base"} <= set(sim)
     assert not any(m.startswith(("linid.report", "linid.pipeline", "linid.images")) for m in sim)
     images = module_closure(IMAGE_CODE)
-    assert {"linid.images.models", "linid.images.names", "linid.sim.checkpoints"} <= set(images)
+    assert {"linid.images.models", "linid.images.names", "linid.core.checkpoints"} <= set(images)
+    assert not any(m.startswith("linid.sim") for m in images)
 
 
 def test_with_a_cache_every_module_file_is_read_once_per_process(monkeypatch):

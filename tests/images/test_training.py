@@ -61,7 +61,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
         if row["epoch"] == 1:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    with pytest.raises(Interrupted, match="SIGTERM after epoch 1"):
+    with pytest.raises(Interrupted, match="SIGTERM at epoch 1"):
         train_image_model(x, y, tr, va, 2, cfg, checkpoint=ckpt, on_epoch=stop_after_first)
     assert ckpt.exists()
     resumed = train_image_model(x, y, tr, va, 2, cfg, checkpoint=ckpt)

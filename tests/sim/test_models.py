@@ -42,7 +42,8 @@ def test_head_logits_are_temperature_times_w_f():
 def test_n_outputs_per_method():
     assert n_outputs_for("supervised", 10, 1000) == 10
     assert n_outputs_for("diet", 10, 1000) == 1000
-    with pytest.raises(ValueError, match="method must be one of"):
+    assert n_outputs_for("infonce", 10, 1000) == 0  # no head: the loss compares features
+    with pytest.raises(ValueError, match="unknown training objective 'simclr'; registered: supervised, diet"):
         n_outputs_for("simclr", 10, 1000)
 
 

@@ -10,7 +10,7 @@ from linid.core.errors import NonFiniteLoss
 from linid.probes.regression import r2_affine
 from linid.runtime import Interrupted
 from linid.sim.features import encode
-from linid.sim.packed import check_packable, train_pack
+from linid.sim.training import check_packable, train_pack
 from linid.sim.process import DGPConfig, make_process
 from linid.sim.training import TrainConfig, train
 from tests.helpers import signal_after_steps
@@ -145,7 +145,7 @@ def test_cuda_graph_replay_matches_eager_training_on_gpu():
 
 
 def test_a_checkpoint_resumes_only_under_the_same_training_code(tmp_path, monkeypatch, caplog):
-    import linid.sim.checkpoints as checkpoints
+    import linid.core.checkpoints as checkpoints
 
     members = _members(20, checkpoint_every=10, seeds=(0,))
     ckpt = tmp_path / "pack.ckpt"

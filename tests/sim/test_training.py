@@ -8,7 +8,7 @@ import torch
 
 from linid.core.errors import NonFiniteLoss
 from linid.runtime import Interrupted
-from linid.sim.checkpoints import load_checkpoint
+from linid.core.checkpoints import load_checkpoint
 from linid.sim.config import n_outputs_for
 from linid.sim.features import head_targets
 from linid.sim.process import DGPConfig, make_process

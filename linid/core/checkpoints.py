@@ -1,4 +1,9 @@
-"""Resume files of a training job: written atomically, read back only under the same configs."""
+"""Resume files of every trainer: written atomically, read back only under the same configs and code.
+
+The generic half of resuming (docs/layout.md "One training loop"): a trainer names the modules whose
+code decides what a step does (``modules``, e.g. ``linid.sim.training.TRAINING_CODE``); their import
+closure, configs and data make the checkpoint's fingerprint.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +21,9 @@ from linid.core.io import atomic_path
 log = logging.getLogger(__name__)
 
 
-#: the trainers' modules: a checkpoint resumes only under the same code of these and of every
-#: ``linid`` module they import (the closure is found from the import graph, not listed by hand)
-TRAINING_CODE = ("linid.sim.packed", "linid.sim.training", "linid.sim.checkpoints")
-
 
 @functools.cache
-def code_fingerprint(modules: tuple[str, ...] = TRAINING_CODE) -> str:
+def code_fingerprint(modules: tuple[str, ...]) -> str:
     """Hash of the syntax trees of ``modules`` and of every ``linid`` module they import, transitively."""
     digest = hashlib.sha256()
     for name, tree_hash in sorted(module_closure(modules).items()):
@@ -30,7 +31,7 @@ def code_fingerprint(modules: tuple[str, ...] = TRAINING_CODE) -> str:
     return digest.hexdigest()[:16]
 
 
-def fingerprint(train: dict, data: dict, modules: tuple[str, ...] = TRAINING_CODE) -> str:
+def fingerprint(train: dict, data: dict, modules: tuple[str, ...]) -> str:
     """Hash of the training and dataset configs and of the training code (``modules``): a checkpoint
     is resumed only under the same ones (after an edit of the model code a stale checkpoint could
     crash a rerun, or resume silently when the shapes still match)."""
