@@ -24,9 +24,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the linid package of this checkout
 from linid.sim.models import build_models, hidden_widths  # noqa: E402
-from linid.sim.training import train_pack  # noqa: E402
 from linid.sim.process import DGPConfig, make_process  # noqa: E402
-from linid.sim.training import TrainConfig, train  # noqa: E402
+from linid.sim.training import (  # noqa: E402
+    TrainConfig,
+    train,
+    train_pack,  # noqa: E402
+)
 
 N_CLASSES = 100
 

@@ -20,9 +20,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the linid package of this checkout
 from linid.probes.regression import r2_affine  # noqa: E402
 from linid.sim.features import encode  # noqa: E402
-from linid.sim.training import train_pack  # noqa: E402
 from linid.sim.process import DGPConfig, make_process  # noqa: E402
-from linid.sim.training import TrainConfig  # noqa: E402
+from linid.sim.training import (
+    TrainConfig,  # noqa: E402
+    train_pack,  # noqa: E402
+)
 
 
 def main() -> None:

@@ -1,7 +1,12 @@
-"""Training throughput: steps per second of the [R] trainer and the [K] family trainer.
+"""Training throughput: steps and samples per second of the [R] trainer and the [K] family trainer.
 
     .venv/bin/python benchmarks/train_speed.py              # CPU, and CUDA when present
     .venv/bin/python benchmarks/train_speed.py --steps 400 --threads 2
+    .venv/bin/python benchmarks/train_speed.py --only-sim --batches 512 --dims 5   # the objectives
+
+Every registered objective is timed (``linid.sim.objectives``); samples/s counts the observations
+encoded per second: steps × batch × the objective's observations per item (a positive pair of
+InfoNCE is two), the throughput to compare between objectives at the same batch and width.
 
 Numbers go in notes and docs/speed.md, never in a timed unit test. Each case trains from scratch for
 ``--steps`` steps (after a short warm-up run) and reports wall seconds and steps/s. The [R] trainer
@@ -22,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the linid packag
 from linid.family.data import AngleData, sample_angle_data  # noqa: E402
 from linid.family.models import FamilyModel  # noqa: E402
 from linid.family.training import train_family  # noqa: E402
+from linid.sim.objectives import METHODS, objective  # noqa: E402
 from linid.sim.process import DGPConfig, make_process  # noqa: E402
 from linid.sim.training import TrainConfig, train  # noqa: E402
 
@@ -64,20 +70,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--batches", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--only-sim", action="store_true", help="skip the [K] family cases")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, CPU threads {args.threads}, steps {args.steps}")
-    print(f"{'device':8} {'case':40} {'seconds':>8} {'steps/s':>9}")
+    print(f"{'device':8} {'case':40} {'seconds':>8} {'steps/s':>9} {'samples/s':>10}")
     for device in devices:
         name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-        for batch in (256, 1024):
-            for d in (2, 5, 10):
-                for method in ("supervised", "diet"):
+        for batch in args.batches:
+            for d in args.dims:
+                for method in args.methods:
                     s = bench_sim(device, d, method, batch, args.steps)
+                    samples = args.steps * batch * objective(method).samples
                     case = f"[R] d={d} {method} batch={batch}"
-                    print(f"{device.type:8} {case:40} {s:8.2f} {args.steps / s:9.0f}", flush=True)
-        for optimizer in ("sgd", "adam"):
+                    print(f"{device.type:8} {case:40} {s:8.2f} {args.steps / s:9.0f} {samples / s:10.0f}",
+                          flush=True)
+        for optimizer in ("sgd", "adam") if not args.only_sim else ():
             s = bench_family(device, optimizer, args.steps)
             case = f"[K] K=18 M=2 {optimizer} batch=256"
             print(f"{device.type:8} {case:40} {s:8.2f} {args.steps / s:9.0f}", flush=True)

@@ -66,3 +66,51 @@ def test_every_package_has_a_layer_and_the_check_sees_imports():
     # the walk does find imports: the trainer reaches its config and the probes
     assert {"linid.sim.config", "linid.probes.regression"} <= linid_imports(LIB / "sim" / "training.py")
     assert layer("linid.pipeline.cells") > layer("linid.report.paper") > layer("linid.sim.training")
+
+
+def _graph() -> dict[str, set[str]]:
+    """module → the linid modules it imports (attributes resolved to their module)."""
+    names = {module_name(p) for p in MODULES}
+    graph = {}
+    for path in MODULES:
+        targets = set()
+        for m in linid_imports(path):
+            while m not in names and "." in m:  # `from linid.x import func`: the module linid.x
+                m = m.rsplit(".", 1)[0]
+            targets.add(m)
+        graph[module_name(path)] = targets - {module_name(path)}
+    return graph
+
+
+def test_no_import_circle_in_the_library():
+    """No module reaches itself through imports (function-level ones included): one trainer, one
+    direction (sim.training imports sim.packed, never the reverse)."""
+    graph = _graph()
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == 1:
+                raise AssertionError("import circle: " + " → ".join([*path[path.index(n):], n]))
+            if n not in state:
+                visit(n, [*path, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+
+
+def test_no_experiment_imports_another():
+    """Experiments share only the layers below them (e.g. checkpoints and the training loop live in
+    linid.core): images, family, text, byo never import linid.sim, and so on."""
+    experiments = LAYERS[2]
+    for m, targets in _graph().items():
+        mine = next((e for e in experiments if m == e or m.startswith(e + ".")), None)
+        if mine is None:
+            continue
+        others = {t for t in targets for e in experiments if e != mine and (t == e or t.startswith(e + "."))}
+        if mine == "linid.byo":  # the worked BYO examples generate their stand-in data with text's truth
+            others -= {t for t in others if t.startswith("linid.text")}
+        assert not others, f"{m} imports another experiment: {sorted(others)}"

@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from linid.core.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 from linid.images.models import FEATURES, build
 from linid.runtime import Interrupted, precision, progress_line, stop_on_signals
-from linid.core.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -104,7 +104,40 @@ def check_command_line(config_args: list[str] | None) -> None:
 
 
 def load_schema(path: str | Path) -> dict:
-    return load_yaml(path)
+    """The config schema with its registry-backed parts filled in (:func:`fill_registries`)."""
+    return fill_registries(load_yaml(path))
+
+
+def fill_registries(schema: Any) -> Any:
+    """Fill every node marked ``x-registry`` from the registry it names, so that no list of
+    plug-ins is kept by hand in the schema: ``objectives`` (a method name: enum and description
+    from ``linid.sim.objectives.REGISTRY``) and ``objective_settings`` (one mapping per objective
+    that has settings: its registration's schema fragments)."""
+    from linid.sim.objectives import REGISTRY
+
+    if isinstance(schema, list):
+        return [fill_registries(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: fill_registries(v) for k, v in schema.items()}
+    kind = out.pop("x-registry", None)
+    if kind == "objectives":
+        out["enum"] = list(REGISTRY)
+        out["description"] = "; ".join(f"{s.name}: {s.description}" for s in REGISTRY.values())
+    elif kind == "objective_settings":
+        out["properties"] = {
+            s.name: {
+                "type": "object",
+                "additionalProperties": False,
+                "default": {},
+                "properties": dict(s.settings),
+            }
+            for s in REGISTRY.values()
+            if s.settings
+        }
+    elif kind is not None:
+        raise ValueError(f"schema: unknown x-registry {kind!r}")
+    return out
 
 
 def merge_overrides(base: dict, overrides: dict) -> dict:

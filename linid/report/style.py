@@ -20,6 +20,7 @@ from linid.names import has_ceiling_one
 METHOD_STYLES: dict[str, dict[str, Any]] = {
     "supervised": {"color": "tab:blue", "marker": "o", "linestyle": "-"},
     "diet": {"color": "tab:orange", "marker": "s", "linestyle": "--"},
+    "infonce": {"color": "tab:green", "marker": "^", "linestyle": "-."},
 }
 
 DPI = 150

@@ -1,4 +1,5 @@
-"""Feature extraction: encoder outputs f(x) on the held-out draws and the head's rows (docs/science.md §3),
+"""Feature extraction: what the probes read of a model on the held-out draws — its objective's
+representation of f(x) — and the head's rows where the objective has a head (docs/science.md §3),
 and the untrained controls: the same seed's encoder at initialisation (docs/science.md "Controls")."""
 
 from __future__ import annotations
@@ -7,40 +8,41 @@ import numpy as np
 import torch
 
 from linid.sim.models import Encoder, Head, build_models
+from linid.sim.objectives import objective
 from linid.sim.process import GenerativeProcess
 from linid.sim.training import TrainConfig, calibrated_copy
 
 
 @torch.no_grad()
-def encode(encoder: Encoder, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-    """f(x) in eval mode (BatchNorm running statistics), batched."""
+def encode(encoder: Encoder, x: np.ndarray, batch_size: int = 8192, represent=None) -> np.ndarray:
+    """f(x) in eval mode (BatchNorm running statistics), batched; ``represent`` (an objective's)
+    maps the encoder's output to the features the probes read (default: itself)."""
     encoder.eval()
     device = next(encoder.parameters()).device
+    represent = represent or (lambda h: h)
     out = [
-        encoder(torch.from_numpy(x[i : i + batch_size]).float().to(device)).cpu()
+        represent(encoder(torch.from_numpy(x[i : i + batch_size]).float().to(device))).cpu()
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(out).numpy()
 
 
-def head_targets(process: GenerativeProcess, method: str) -> np.ndarray:
-    """What each row of W should encode: v_c (supervised) or v_{i mod |C|} (DIET)."""
-    if method == "supervised":
-        return process.cluster_vectors.numpy()
-    return process.instance_targets().numpy()
-
-
-def extract(encoder: Encoder, head: Head, process: GenerativeProcess, method: str, eval_arrays: dict) -> dict:
-    """Arrays written by the features stage: features, latents, labels, W's rows and their targets."""
-    return {
-        "features": encode(encoder, eval_arrays["eval_x"]),
+def extract(encoder: Encoder, head: Head, process: GenerativeProcess, cfg: TrainConfig, eval_arrays: dict) -> dict:
+    """Arrays written by the features stage: features, latents, labels, the singular-value scale
+    κ of MAE_o, and — where the objective has a head — W's rows and what they should encode."""
+    obj = objective(cfg.method, cfg.settings)
+    out = {
+        "features": encode(encoder, eval_arrays["eval_x"], represent=obj.represent),
         "latents": eval_arrays["eval_z"],
         "klass": eval_arrays["eval_class"],
         "instance": eval_arrays["eval_instance"],
-        "w_rows": head.weight.detach().cpu().numpy(),
-        "w_targets": head_targets(process, method),
         "temperature": np.asarray(float(head.temperature.detach())),
+        "sv_kappa": np.asarray(obj.singular_value_scale(process.cfg.kappa)),
     }
+    targets = obj.head_targets(process)
+    if targets is not None:
+        out.update(w_rows=head.weight.detach().cpu().numpy(), w_targets=targets)
+    return out
 
 
 @torch.no_grad()
@@ -63,6 +65,7 @@ def untrained_features(
         learn_temperature=cfg.learn_temperature,
     )
     encoder.to(device)
-    raw = encode(encoder, x)
+    represent = objective(cfg.method, cfg.settings).represent
+    raw = encode(encoder, x, represent=represent)
     calibrated = calibrated_copy(encoder, process.to(device), cfg, seed=cfg.steps)
-    return {"features_init": raw, "features_init_bn": encode(calibrated, x)}
+    return {"features_init": raw, "features_init_bn": encode(calibrated, x, represent=represent)}

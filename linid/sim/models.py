@@ -51,7 +51,8 @@ class Head(nn.Module):
     ):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_outputs, feat_dim))
-        nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's default initialisation
+        if n_outputs:  # no rows (an objective without a head): nothing to draw
+            nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's default initialisation
         t = torch.tensor(float(temperature))
         if learn_temperature:
             self.log_temperature = nn.Parameter(t.log())

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import torch
 
-from linid.core.checkpoints import fingerprint, load_checkpoint, restore_global_rng, rng_states, save_checkpoint
+from linid.core.checkpoints import (
+    fingerprint,
+    load_checkpoint,
+    restore_global_rng,
+    rng_states,
+    save_checkpoint,
+)
 from linid.core.training import Loop, run
 from linid.probes.regression import r2_affine
 from linid.runtime import pick_device, precision, progress_line

@@ -10,9 +10,8 @@ from linid.core.errors import NonFiniteLoss
 from linid.probes.regression import r2_affine
 from linid.runtime import Interrupted
 from linid.sim.features import encode
-from linid.sim.training import check_packable, train_pack
 from linid.sim.process import DGPConfig, make_process
-from linid.sim.training import TrainConfig, train
+from linid.sim.training import TrainConfig, check_packable, train, train_pack
 from tests.helpers import signal_after_steps
 
 PROCS = [make_process(DGPConfig(latent_dim=3, n_classes=20, n_instances=200, cond_candidates=200, seed=s))

@@ -6,9 +6,9 @@ import threading
 import pytest
 import torch
 
+from linid.core.checkpoints import load_checkpoint
 from linid.core.errors import NonFiniteLoss
 from linid.runtime import Interrupted
-from linid.core.checkpoints import load_checkpoint
 from linid.sim.config import n_outputs_for
 from linid.sim.features import head_targets
 from linid.sim.process import DGPConfig, make_process

@@ -18,6 +18,7 @@ from linid.pipeline.plans.images import ImagesPlan
 from linid.pipeline.plans.sim import MEMBER_DIR, PACK_DIR, TRAINED, SimPlan
 from linid.pipeline.plans.text import TextPlan
 from linid.pipeline.store import relocate_store, send_at_exit
+from linid.sim.objectives import METHODS
 
 # -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
@@ -51,7 +52,7 @@ PUBLISHED = bundled("workflow/resources/published_reizinger2025.csv")
 
 wildcard_constraints:
     data=r"d\d+_C\d+_N\d+_k[^/]+_s\d+",
-    method="supervised|diet",
+    method="|".join(METHODS),
     head="|".join(HEADS),
     seed=r"\d+",
     pack=r"[a-z]+_[a-z]+_d\d+_w\d+_t\d+_p\d+",
@@ -185,6 +186,8 @@ def all_outputs():
     if SIM_PLAN.specs:
         out += [rules.aggregate_probes.output.table, rules.figures.output.heatmap]
         out += [rules.paper_comparison.output.table]
+    if SIM_PLAN.compares_objectives():
+        out += [rules.objectives.output.table]
     if COMPARE_PLAN.any():
         out += [rules.aggregate_pairs.output.table]
     if FAMILY_PLAN.cells:

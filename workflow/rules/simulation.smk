@@ -117,7 +117,6 @@ rule probe:
         mem_mb=1000,
         runtime=5,
     params:
-        kappa=SIM_PLAN.cell_kappa,
         probe=SIM["probe"],
         temperature=SIM["train"]["temperature"],
         code=code("probe.py"),
@@ -185,6 +184,39 @@ rule aggregate_probes:
         code=code("aggregate.py"),
     script:
         "../scripts/aggregate.py"
+
+
+# One process, several objectives: the datasets more than one objective trained on, side by side.
+rule objectives:
+    input:
+        table=rules.aggregate_probes.output.table,
+        meta=rules.aggregate_probes.output.meta,
+    output:
+        table="results/tables/objectives.csv",
+        markdown="results/tables/objectives.md",
+        html=report(
+            "results/tables/objectives.html",
+            category="[R] simulation",
+            subcategory="tables",
+            caption="../report/objectives.rst",
+        ),
+        figure=report(
+            "results/figures/objectives.png",
+            category="[R] simulation",
+            subcategory="figures",
+            caption="../report/objectives_fig.rst",
+        ),
+        pdf="results/figures/objectives.pdf",
+    log:
+        "results/logs/objectives.log",
+    localrule: True
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        level=SIM["probe"]["level"],
+        code=code("objectives.py"),
+    script:
+        "../scripts/objectives.py"
 
 
 # Figures: R² heatmap over d × |C|, R² vs |C| per d, training curves, one figure per extra axis.

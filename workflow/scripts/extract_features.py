@@ -20,11 +20,12 @@ def main(smk) -> None:
     train_summary = read_json(smk.input.summary)
     with job_run(smk.rule, dict(smk.wildcards), {"method": smk.params.method}, upstream=[train_summary["job_uid"]]) as run:
         encoder, head, meta = load_model(smk.input.model)
+        cfg = TrainConfig(**meta["train"])
         device = pick_device()
         encoder.to(device)
         with torch.no_grad():
-            out = extract(encoder, head, process, smk.params.method, arrays)
-        out.update(untrained_features(TrainConfig(**meta["train"]), meta, process, arrays["eval_x"], device))
+            out = extract(encoder, head, process, cfg, arrays)
+        out.update(untrained_features(cfg, meta, process, arrays["eval_x"], device))
         run.log_metrics({"n_eval": len(out["features"]), "feature_std": float(out["features"].std())})
         atomic_savez(
             smk.output.features,

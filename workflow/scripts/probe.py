@@ -15,18 +15,20 @@ def main(smk) -> None:
     arrays = load_npz(smk.input.features)
     features_uid = str(arrays["job_uid"])
     p = smk.params.probe
-    params = {"probe": p, "kappa": smk.params.kappa}
+    # the κ of MAE_o's target 1/(κβ): the cell's for cross-entropy, 1 for an orthogonal map (features)
+    kappa = float(arrays["sv_kappa"])
+    params = {"probe": p, "kappa": kappa}
     with job_run(smk.rule, dict(smk.wildcards), params, upstream=[features_uid]) as run:
         z = arrays["latents"]
         metrics = probe_metrics(
             arrays["features"],
             z,
-            kappa=smk.params.kappa,
+            kappa=kappa,
             beta=float(arrays["temperature"]),
             n_affine=p["n_affine"],
             n_linear=p["n_linear"],
-            w_rows=arrays["w_rows"],
-            w_targets=arrays["w_targets"],
+            w_rows=arrays.get("w_rows"),  # absent without a head: the W → v metrics are NaN
+            w_targets=arrays.get("w_targets"),
             knn_neighbors=p["knn_neighbors"],
         )
         lo, hi = r2_affine_interval(

@@ -16,9 +16,8 @@ from linid.pipeline.plans.sim import MEMBER_DIR, TRAINED
 from linid.pipeline.tracking import job_run
 from linid.pipeline.trained import gpu_tag, train_summary, write_trained
 from linid.runtime import Interrupted, exit_with, pick_device
-from linid.sim.training import train_pack
 from linid.sim.process import load_dataset
-from linid.sim.training import TrainConfig
+from linid.sim.training import TrainConfig, train_pack
 
 log = logging.getLogger("linid.train")
 

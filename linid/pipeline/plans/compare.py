@@ -8,6 +8,7 @@ from functools import cache
 from linid.pipeline.plans.family import FamilyPlan
 from linid.pipeline.plans.sim import SimPlan
 from linid.pipeline.shards import capped_runtime, pair_shards, pairs_runtime, shard_seeds
+from linid.sim.objectives import spec
 
 
 class ComparePlan:
@@ -91,7 +92,7 @@ class ComparePlan:
         for d, m, h in self.groups:
             cell = self.sim.datasets[d]
             # the head's rows play g: |C| class vectors (supervised) or N ≥ d + 1 instances (DIET)
-            diverse = cell.n_classes >= cell.latent_dim + 1 if m == "supervised" else True
+            diverse = spec(m).diverse(cell.latent_dim, cell.n_classes)
             out.append(
                 {
                     "experiment": "simulation",

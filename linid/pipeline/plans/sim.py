@@ -14,6 +14,7 @@ from linid.pipeline.config import fields_of
 from linid.pipeline.packs import Pack, plan_packs
 from linid.pipeline.shards import capped_mem, capped_runtime
 from linid.sim.config import DGPConfig, TrainConfig
+from linid.sim.objectives import spec
 
 #: what training writes per model (rule ``trained_model``; everything downstream reads these)
 TRAINED = {
@@ -58,6 +59,8 @@ class SimPlan:
         """The TrainConfig of one model: the train section, its method, head, seed and budget."""
         steps = cell_steps(self.train, self.datasets[data].n_instances)
         model = {"method": method, "seed": int(seed), "normalize_w": HEADS[head], "steps": steps}
+        if defaults := spec(method).defaults:  # the objective's own settings, defaults filled in
+            model["settings"] = {**defaults, **self.sim.get("objectives", {}).get(method, {})}
         return fields_of(TrainConfig, self.train, model)
 
     def members(self, wildcards) -> list[dict]:
@@ -68,12 +71,16 @@ class SimPlan:
             for d, m, h, s in pack.members
         ]
 
+    def compares_objectives(self) -> bool:
+        """Whether some dataset is trained with more than one objective (rule objectives runs)."""
+        methods: dict[str, set[str]] = {}
+        for d, m, _, _ in self.models:
+            methods.setdefault(d, set()).add(m)
+        return any(len(v) > 1 for v in methods.values())
+
     def checkpoint(self, wildcards) -> str:
         """Resume file of a training job: outside its outputs, so a killed job keeps it."""
         return f"results/checkpoints/sim/packs/{wildcards.pack}.ckpt"
-
-    def cell_kappa(self, wildcards) -> float:
-        return self.datasets[wildcards.data].kappa
 
     # -- inputs ------------------------------------------------------------------------------
     def pack_inputs(self, pattern: str):

@@ -27,19 +27,28 @@ class Spec:
 
     ``head``: a key of ``HEAD_KINDS`` (a linear head W is trained with the encoder and the W → v
     probes apply) or None (no head: the loss compares features directly). ``settings``: the
-    objective's own settings with their defaults (``simulation.objectives.<name>`` in the config);
-    a value given there must have its default's type.
+    objective's own settings (``simulation.objectives.<name>`` in the config), each a JSON-schema
+    fragment with its ``default`` (and its type, range, choices, description): the config schema
+    is filled from them, so a bad value is refused when the config is read.
     """
 
     name: str
     module: str
     description: str
     head: str | None
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.head is not None and self.head not in HEAD_KINDS:
             raise ValueError(f"{self.name}: head must be one of {list(HEAD_KINDS)} or None, got {self.head!r}")
+        for key, fragment in self.settings.items():
+            if "default" not in fragment or "type" not in fragment:
+                raise ValueError(f"{self.name}: setting {key!r} needs a type and a default")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every setting's default value."""
+        return {key: fragment["default"] for key, fragment in self.settings.items()}
 
     def n_outputs(self, n_classes: int, n_instances: int) -> int:
         """Rows of W: |C| (class head), N (instance head), 0 (no head)."""
@@ -72,7 +81,17 @@ REGISTRY: dict[str, Spec] = {
             "linid.sim.objectives.infonce",
             "InfoNCE on positive pairs (z, z̃ ~ vMF(z, κ₊)), negatives from the batch, no head",
             head=None,
-            settings={"tau": 1.0, "kappa": 1.0, "normalize": True},
+            settings={
+                "tau": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+                        "description": "temperature τ (cl-ica --tau, default 1.0)"},
+                "kappa": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+                          "description": "concentration κ₊ of the positive pair's vMF(z, κ₊) (cl-ica --c-param with --c-p 0)"},
+                "similarity": {"type": "string", "enum": ["dot", "l2"], "default": "dot",
+                               "description": "dot: f(x)ᵀf(x̃) on the unit sphere (cl-ica's sphere model, --p 0); "
+                                              "l2: −‖f(x) − f(x̃)‖² (LpSimCLRLoss p = 2, cl-ica's default)"},
+                "normalize": {"type": "boolean", "default": True,
+                              "description": "project the features to the unit sphere (loss and probes)"},
+            },
         ),
     )
 }
@@ -96,4 +115,4 @@ def objective(name: str, settings: dict | None = None):
     unknown = sorted(set(settings or {}) - set(s.settings))
     if unknown:
         raise ValueError(f"objective {name!r} has no setting {unknown}; its settings: {sorted(s.settings)}")
-    return importlib.import_module(s.module).build(s, {**s.settings, **(settings or {})})
+    return importlib.import_module(s.module).build(s, {**s.defaults, **(settings or {})})
