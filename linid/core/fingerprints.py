@@ -161,10 +161,11 @@ def _info(text: str, module: str, is_package: bool, cache: FingerprintCache | No
     return _tree_hash(text), _imported(text, module, is_package)
 
 
-def _walk(root: Path, todo: list[str], cache: FingerprintCache | None) -> dict[str, str]:
-    """Every existing ``linid`` module reached from ``todo`` through imports, with its tree hash."""
+def _walk(root: Path, todo: list[str], cache: FingerprintCache | None, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every existing ``linid`` module reached from ``todo`` through imports, with its tree hash;
+    the modules named in ``skip`` are neither hashed nor followed."""
     found: dict[str, str] = {}
-    absent: set[str] = set()  # attributes (`from linid.x import func`), not modules
+    absent: set[str] = set(skip)  # attributes (`from linid.x import func`), not modules
     while todo:
         for mod in _with_parents(todo.pop()):
             if mod in found or mod in absent:
@@ -183,9 +184,21 @@ def _walk(root: Path, todo: list[str], cache: FingerprintCache | None) -> dict[s
     return found
 
 
-def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = None) -> dict[str, str]:
+def _closure(root: Path, script: str | Path, cache: FingerprintCache | None = None,
+             skip: tuple[str, ...] = ()) -> dict[str, str]:
     """Every ``linid`` module a script reaches through imports, with its tree hash."""
-    return _walk(root, list(_info(Path(script).read_text(), "__main__", False, cache)[1]), cache)
+    return _walk(root, list(_info(Path(script).read_text(), "__main__", False, cache)[1]), cache, skip)
+
+
+def modules_fingerprint(root: str | Path, modules: tuple[str, ...], cache: FingerprintCache | None = None,
+                        skip: tuple[str, ...] = ()) -> str:
+    """Combined fingerprint of ``modules`` and every ``linid`` module they import, but ``skip``
+    (e.g. one plug-in's module, imported by name at run time and so in no script's closure)."""
+    h = hashlib.sha256()
+    for mod, tree_hash in sorted(_walk(Path(root), list(modules), cache, skip).items()):
+        h.update(mod.encode())
+        h.update(tree_hash.encode())
+    return h.hexdigest()[:12]
 
 
 def import_closure(root: str | Path, script: str | Path) -> list[str]:
@@ -193,11 +206,15 @@ def import_closure(root: str | Path, script: str | Path) -> list[str]:
     return sorted(_closure(Path(root), script))
 
 
-def stage_fingerprint(root: str | Path, script: str | Path, cache: FingerprintCache | None = None) -> str:
-    """Combined fingerprint of every module in ``import_closure(root, script)``; ``cache`` keeps
-    the modules' tree hashes and imports between processes (call its ``save`` when done)."""
+def stage_fingerprint(root: str | Path, script: str | Path, cache: FingerprintCache | None = None,
+                      skip: tuple[str, ...] = ()) -> str:
+    """Combined fingerprint of every module in ``import_closure(root, script)`` but ``skip``;
+    ``cache`` keeps the modules' tree hashes and imports between processes (call its ``save``
+    when done). ``skip`` names registries: lists of plug-ins whose entries reach a job through its
+    params or through the plug-in's own fingerprint (:func:`modules_fingerprint`), so that adding an
+    entry reruns nothing that does not use it."""
     h = hashlib.sha256()
-    for mod, tree_hash in sorted(_closure(Path(root), script, cache).items()):
+    for mod, tree_hash in sorted(_closure(Path(root), script, cache, skip).items()):
         h.update(mod.encode())
         h.update(tree_hash.encode())
     return h.hexdigest()[:12]

@@ -5,7 +5,11 @@ from functools import cache
 
 sys.path.insert(0, workflow.basedir)
 
-from linid.core.fingerprints import FingerprintCache, stage_fingerprint
+from linid.core.fingerprints import (
+    FingerprintCache,
+    modules_fingerprint,
+    stage_fingerprint,
+)
 from linid.names import HEADS, LAYERS
 from linid.pipeline import cluster
 from linid.pipeline.config import ConfigError, validate_config
@@ -18,7 +22,7 @@ from linid.pipeline.plans.images import ImagesPlan
 from linid.pipeline.plans.sim import MEMBER_DIR, PACK_DIR, TRAINED, SimPlan
 from linid.pipeline.plans.text import TextPlan
 from linid.pipeline.store import relocate_store, send_at_exit
-from linid.sim.objectives import METHODS
+from linid.sim.objectives import METHODS, REGISTRY
 
 # -- config: the schema's defaults filled in, then every problem named (before any job) ---------
 try:
@@ -138,11 +142,29 @@ onerror:
 FINGERPRINTS = FingerprintCache(".snakemake/linid/fingerprints.json")
 
 
+# registries: a new entry reruns nothing by itself; what an entry changes reaches a job through its
+# params (settings, shapes) or through the plug-in's own fingerprint (objective_code)
+REGISTRIES = ("linid.sim.objectives",)
+
+
 @cache
 def code(script):
     """Fingerprint of the linid modules ``workflow/scripts/<script>`` reaches through imports."""
     path = os.path.join(workflow.basedir, "workflow/scripts", script)
-    fingerprint = stage_fingerprint(workflow.basedir, path, FINGERPRINTS)
+    fingerprint = stage_fingerprint(
+        workflow.basedir, path, FINGERPRINTS, skip=REGISTRIES
+    )
+    FINGERPRINTS.save()
+    return fingerprint
+
+
+@cache
+def objective_code(method):
+    """Fingerprint of one objective's module and what it imports (it is imported by name, so no
+    script's closure holds it): editing InfoNCE reruns the InfoNCE models only."""
+    fingerprint = modules_fingerprint(
+        workflow.basedir, (REGISTRY[method].module,), FINGERPRINTS, skip=REGISTRIES
+    )
     FINGERPRINTS.save()
     return fingerprint
 

@@ -58,6 +58,7 @@ rule train:
         members=SIM_PLAN.members,
         checkpoint=SIM_PLAN.checkpoint,
         allow_cpu=SIM["train"]["allow_cpu"],
+        objective=lambda w: objective_code(SIM_PLAN.pack_method(w)),
         code=code("train.py"),
     script:
         "../scripts/train.py"
@@ -97,6 +98,7 @@ rule extract_features:
         runtime=15,
     params:
         method="{method}",
+        objective=lambda w: objective_code(w.method),
         code=code("extract_features.py"),
     script:
         "../scripts/extract_features.py"

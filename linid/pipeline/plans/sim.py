@@ -71,6 +71,10 @@ class SimPlan:
             for d, m, h, s in pack.members
         ]
 
+    def pack_method(self, wildcards) -> str:
+        """The objective every model of pack ``wildcards.pack`` trains (a pack has one)."""
+        return self.pack_by_id[wildcards.pack].members[0][1]
+
     def compares_objectives(self) -> bool:
         """Whether some dataset is trained with more than one objective (rule objectives runs)."""
         methods: dict[str, set[str]] = {}
