@@ -66,3 +66,9 @@ def test_every_package_has_a_layer_and_the_check_sees_imports():
     # the walk does find imports: the trainer reaches its config and the probes
     assert {"linid.sim.config", "linid.probes.regression"} <= linid_imports(LIB / "sim" / "training.py")
     assert layer("linid.pipeline.cells") > layer("linid.report.paper") > layer("linid.sim.training")
+
+
+def test_the_image_experiment_imports_nothing_of_the_simulation():
+    """Its loop and checkpoints come from linid.core (docs/layout.md "One training loop")."""
+    found = {m for path in (LIB / "images").rglob("*.py") for m in linid_imports(path)}
+    assert found and not {m for m in found if m == "linid.sim" or m.startswith("linid.sim.")}
