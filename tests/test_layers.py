@@ -114,3 +114,9 @@ def test_no_experiment_imports_another():
         if mine == "linid.byo":  # the worked BYO examples generate their stand-in data with text's truth
             others -= {t for t in others if t.startswith("linid.text")}
         assert not others, f"{m} imports another experiment: {sorted(others)}"
+
+
+def test_the_image_experiment_imports_nothing_of_the_simulation():
+    """Its loop and checkpoints come from linid.core (docs/layout.md "One training loop")."""
+    found = {m for path in (LIB / "images").rglob("*.py") for m in linid_imports(path)}
+    assert found and not {m for m in found if m == "linid.sim" or m.startswith("linid.sim.")}

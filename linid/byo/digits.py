@@ -22,6 +22,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from linid.byo.probes import split
+from linid.core.training import Loop, run
 
 DATA_SEED = 0  # the train/held-out split of the images, the same for every model
 TEST_FRACTION = 1 / 3  # images held out from MLP training (activations are written for all)
@@ -92,6 +93,33 @@ def _write_model(path: Path, layers: dict[str, np.ndarray]) -> None:
     np.savez(path, layers=np.array(list(layers)), **layers)
 
 
+def train_mlp(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, epochs: int,
+              batch_size: int, lr: float, *, label: str = "digits MLP") -> None:
+    """Adam (``lr``) on the cross-entropy of ``net(x)``: ``epochs`` passes in ``batch_size`` batches,
+    each pass in the order of a ``torch.randperm`` drawn from ``gen`` at its first batch.
+
+    The loop is :func:`linid.core.training.run`, a step one batch; the losses are checked once per
+    pass (a NaN or infinite one raises ``NonFiniteLoss`` naming ``label`` and the step)."""
+    per_epoch = -(-len(x) // batch_size)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    order = torch.empty(0, dtype=torch.int64)
+
+    def step(i: int) -> torch.Tensor:
+        nonlocal order
+        start = (i % per_epoch) * batch_size
+        if start == 0:  # a new pass over the data: its order
+            order = torch.randperm(len(x), generator=gen)
+        idx = order[start : start + batch_size]
+        opt.zero_grad()
+        loss = loss_fn(net(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    run(Loop(epochs * per_epoch, name=label, log_every=per_epoch, labels=(label,), context=f"lr={lr}"), step)
+
+
 def _accuracy(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float((net(x).argmax(dim=1) == y).float().mean())
@@ -124,6 +152,8 @@ def export_digits_example(
         raise ValueError(f"seeds must be distinct and non-empty, got {seeds!r}")
     if INIT_SEED in seeds:
         raise ValueError(f"seed {INIT_SEED} is reserved for the untrained control")
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     digits = load_digits()
@@ -143,16 +173,8 @@ def export_digits_example(
     for seed in seeds:
         torch.manual_seed(int(seed))
         net = _mlp(hidden, pixels.shape[1], 10)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(int(seed))
-        loss_fn = nn.CrossEntropyLoss()
-        for _ in range(int(epochs)):
-            order = torch.randperm(len(train), generator=gen)
-            for start in range(0, len(train), batch_size):
-                idx = order[start : start + batch_size]
-                opt.zero_grad()
-                loss_fn(net(x_tr[idx]), y_tr[idx]).backward()
-                opt.step()
+        train_mlp(net, x_tr, y_tr, torch.Generator().manual_seed(int(seed)), int(epochs), batch_size, lr,
+                  label=f"digits MLP seed {seed}")
         name = f"mlp_seed{seed}"
         models[name] = out / f"{name}.npz"
         _write_model(models[name], _activations(net, x, pixels))

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from linid.byo.config import TEXT_LM as DEFAULTS
+from linid.core.training import Loop, run
 from linid.text.corpus import TruthConfig, make_truth, sample_windows
 
 
@@ -53,19 +54,32 @@ class TinyLM(nn.Module):
         return self.out(self.norm(self.hidden_states(x)[-1]))
 
 
-def train_lm(model: TinyLM, seqs: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int) -> float:
-    """Next-token cross-entropy on minibatches drawn with a ``seed`` generator; the last loss."""
+def train_lm(model: TinyLM, seqs: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int,
+             label: str = "tiny LM") -> float:
+    """Next-token cross-entropy on minibatches drawn with a ``seed`` generator; the last loss.
+
+    The loop is :func:`linid.core.training.run`: the losses are checked every ``steps // 10``
+    steps (a NaN or infinite one raises ``NonFiniteLoss`` naming ``label`` and the step)."""
     gen = torch.Generator().manual_seed(seed + 11)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss = torch.tensor(float("nan"))
-    for _ in range(steps):
+    last_loss = []
+
+    def step(i: int) -> torch.Tensor:
         b = seqs[torch.randint(len(seqs), (batch_size,), generator=gen)]
         logits = model(b[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return float(loss.detach())
+        return loss.detach()
+
+    def keep_last(done: int, losses: torch.Tensor, last: bool) -> None:
+        if last:
+            last_loss.append(float(losses[-1, 0]))
+
+    loop = Loop(steps, name=label, log_every=max(1, steps // 10), labels=(label,), context=f"lr={lr}")
+    run(loop, step, on_log=keep_last)
+    return last_loss[0]
 
 
 def export_text_lm_example(out_dir: str | Path, settings: dict | None = None) -> dict:
@@ -83,7 +97,7 @@ def export_text_lm_example(out_dir: str | Path, settings: dict | None = None) ->
         torch.manual_seed(seed)
         model = TinyLM(s["vocab_size"], width, s["layers"], seqs.shape[1])
         t0 = time.perf_counter()
-        loss = train_lm(model, train, s["steps"], s["batch_size"], s["lr"], seed)
+        loss = train_lm(model, train, s["steps"], s["batch_size"], s["lr"], seed, label=f"tiny LM {name}")
         model.eval()
         with torch.no_grad():
             logits = model(held[:, :-1])

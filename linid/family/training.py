@@ -5,7 +5,6 @@ Model ``s``'s minibatches come from ``batch_seed(s)``, so each model's training 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from linid.core.errors import NonFiniteLoss
+from linid.core.training import Loop, run
 from linid.family.data import AngleData
 from linid.family.models import FamilyModel, FamilyModelConfig, build_model
 
@@ -56,7 +56,9 @@ def train_family(
     same function, and seeds agree far beyond what the theorem guarantees.
 
     Minibatch indices are ``torch.randint(n, (batch_size,), generator=generator)``. Returns
-    (step, minibatch loss) at steps 0, s, 2s, … and the last step, s = max(1, steps // 50).
+    (step, minibatch loss) at steps 0, s, 2s, … and the last step, s = max(1, steps // 50): the
+    loop (:func:`linid.core.training.run`) reads the losses back every s steps, and a NaN or
+    infinite loss at any step raises :class:`NonFiniteLoss` naming it.
     """
     if steps < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(f"need steps ≥ 1, batch_size ≥ 1, lr > 0; got {steps}, {batch_size}, {lr}")
@@ -86,9 +88,10 @@ def train_family(
     y_all = train_y.to(device=device, dtype=torch.int64)
     n = x_all.shape[0]
     every = max(1, steps // 50)
-    record = [s for s in range(steps) if s % every == 0 or s == steps - 1]
-    record_set = set(record)
-    losses: list[Tensor] = []
+    context = f"optimizer={optimizer}, lr={lr}"
+    # the label reads "… training diverged: non-finite training loss at step N (optimizer=…, lr=…)"
+    loop = Loop(steps, name="family model", log_every=every, labels=("training diverged",), context=context)
+    curve: list[tuple[int, float]] = []
 
     opt: torch.optim.Optimizer
     if optimizer == "adam":
@@ -96,26 +99,32 @@ def train_family(
         opt = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    model.train()
-    for step in range(steps):
+
+    def step(i: int) -> Tensor:
         idx = torch.randint(n, (batch_size,), generator=generator, device=generator.device)
         idx = idx.to(device)
         loss = F.cross_entropy(model.logits(x_all[idx]), y_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step in record_set:
-            losses.append(loss.detach().clone())  # a bare detach() keeps the graph alive
+        return loss.detach()  # a fresh tensor each step: nothing writes into it later
+
+    def record(done: int, losses: Tensor, last: bool) -> None:
+        """The loss at the window's first step (0, s, 2s, …) and, at the end, at the last step."""
+        first = done - len(losses)
+        curve.append((first, float(losses[0, 0])))
+        if last and len(losses) > 1:
+            curve.append((done - 1, float(losses[-1, 0])))
+
+    model.train()
+    run(loop, step, on_log=record)
     model.eval()
-    values = torch.stack(losses).cpu().tolist()
-    bad = [s for s, v in zip(record, values, strict=True) if not math.isfinite(v)]
-    if bad or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        where = f"at step {bad[0]}" if bad else "in the weights after training"
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         raise NonFiniteLoss(
-            f"training diverged: non-finite value {where} (optimizer={optimizer}, lr={lr}); "
+            f"training diverged: non-finite value in the weights after training ({context}); "
             "no model was saved"
         )
-    return list(zip(record, values, strict=True))
+    return curve
 
 
 @torch.no_grad()

@@ -10,8 +10,10 @@ Speed: the images live on the training device as uint8 and are scaled (``/ 255``
 code does) batch by batch there; the epoch's order comes from a seeded generator on that device; the
 loss is summed on the device and read once per epoch, so a step does no host/device copy.
 
-Resume: a checkpoint after every epoch (model, readout, Adam, best state, curve, generator states)
-is written atomically; a SIGTERM/SIGUSR1/SIGINT ends the epoch, writes it and raises ``Interrupted``.
+The loop is the one of every experiment (:func:`linid.core.training.run`, its unit an epoch): a
+NaN or infinite epoch loss raises ``NonFiniteLoss`` naming the model and the epoch. Resume: a
+checkpoint after every epoch (model, readout, Adam, best state, curve, generator states) is written
+atomically; a SIGTERM/SIGUSR1/SIGINT ends the epoch, writes it and raises ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import torch
 from torch import nn
 
 from linid.core.checkpoints import fingerprint, load_checkpoint, save_checkpoint
+from linid.core.training import Loop, run
 from linid.images.models import FEATURES, build
-from linid.runtime import Interrupted, precision, progress_line, stop_on_signals
+from linid.runtime import precision, progress_line
 
 log = logging.getLogger(__name__)
 
@@ -137,48 +140,62 @@ def train_image_model(
         log.info("%s: resumed after epoch %d (best val accuracy %.4f)", label, start_epoch, best_acc)
 
     t0 = time.perf_counter()
+    state = {"best": best_state, "best_acc": best_acc, "best_epoch": best_epoch, "seconds": seconds_before}
+    loop = Loop(cfg.max_epochs, name=label, log_every=1, checkpoint_every=1, labels=(label,), unit="epoch")
+
+    def epoch_step(i: int) -> torch.Tensor:
+        """Epoch i + 1: one pass over the shuffled training split; its mean loss, on the device."""
+        net.train()
+        loss_sum = torch.zeros((), device=device)
+        order = train_index[torch.randperm(len(train_index), generator=gen, device=device)]
+        steps = 0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            with precision(cfg.precision, device):
+                loss = loss_fn(readout(net(to_unit(images[idx]))), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+            steps += 1
+        return loss_sum.double() / steps  # in float64: the same number as float(loss_sum) / steps
+
+    def after_epoch(epoch: int, losses: torch.Tensor, last: bool) -> None:
+        """Validation accuracy, the best state so far, the curve, ``on_epoch`` and a progress line."""
+        mean_loss = float(losses[0, 0])
+        val_acc = accuracy(net, readout, images, labels, val_index, cfg.eval_batch_size)
+        if val_acc > state["best_acc"]:
+            state["best_acc"], state["best_epoch"] = val_acc, epoch
+            state["best"] = (copy.deepcopy(net.state_dict()), copy.deepcopy(readout.state_dict()))
+        state["seconds"] = seconds_before + time.perf_counter() - t0
+        row = {"epoch": epoch, "loss": mean_loss, "val_accuracy": val_acc, "seconds": state["seconds"]}
+        curve.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        log.info("%s", progress_line(label, epoch, cfg.max_epochs, start_epoch, time.perf_counter() - t0,
+                                     mean_loss, unit="epoch")
+                 + f", val accuracy {val_acc:.4f} (best {state['best_acc']:.4f})")
+
+    def stop_early() -> bool:
+        return state["best_acc"] > cfg.early_stop_accuracy
+
+    def save(epoch: int) -> None:
+        best = state["best"]
+        save_checkpoint(checkpoint, {
+            "fingerprint": fp, "epoch": epoch, "net": net.state_dict(), "readout": readout.state_dict(),
+            "opt": opt.state_dict(), "gen": gen.get_state(), "best_acc": state["best_acc"],
+            "best_epoch": state["best_epoch"], "best_net": best[0], "best_readout": best[1],
+            "curve": curve, "seconds": state["seconds"],
+        })
+
     epoch = start_epoch
-    stopped_early = best_acc > cfg.early_stop_accuracy
-    with stop_on_signals() as flag:
-        while epoch < cfg.max_epochs and not stopped_early:
-            net.train()
-            loss_sum = torch.zeros((), device=device)
-            order = train_index[torch.randperm(len(train_index), generator=gen, device=device)]
-            steps = 0
-            for start in range(0, len(order), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                with precision(cfg.precision, device):
-                    loss = loss_fn(readout(net(to_unit(images[idx]))), labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.detach()
-                steps += 1
-            epoch += 1
-            mean_loss = float(loss_sum) / steps
-            if not math.isfinite(mean_loss):
-                raise FloatingPointError(f"{label}: the training loss is {mean_loss} in epoch {epoch}")
-            val_acc = accuracy(net, readout, images, labels, val_index, cfg.eval_batch_size)
-            if val_acc > best_acc:
-                best_acc, best_epoch = val_acc, epoch
-                best_state = (copy.deepcopy(net.state_dict()), copy.deepcopy(readout.state_dict()))
-            seconds = seconds_before + time.perf_counter() - t0
-            row = {"epoch": epoch, "loss": mean_loss, "val_accuracy": val_acc, "seconds": seconds}
-            curve.append(row)
-            if on_epoch is not None:
-                on_epoch(row)
-            log.info("%s", progress_line(label, epoch, cfg.max_epochs, start_epoch, time.perf_counter() - t0,
-                                         mean_loss, unit="epoch") + f", val accuracy {val_acc:.4f} (best {best_acc:.4f})")
-            stopped_early = best_acc > cfg.early_stop_accuracy
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, {
-                    "fingerprint": fp, "epoch": epoch, "net": net.state_dict(), "readout": readout.state_dict(),
-                    "opt": opt.state_dict(), "gen": gen.get_state(), "best_acc": best_acc,
-                    "best_epoch": best_epoch, "best_net": best_state[0], "best_readout": best_state[1],
-                    "curve": curve, "seconds": seconds,
-                })
-            if flag["stop"] and epoch < cfg.max_epochs and not stopped_early:
-                raise Interrupted(f"{label}: {flag['stop']} after epoch {epoch}; checkpoint {checkpoint}")
+    if not stop_early():  # a finished checkpoint (stopped early) trains no further epoch
+        epoch = run(loop, epoch_step, start=start_epoch, on_log=after_epoch,
+                    save=save if checkpoint is not None else None, finished=stop_early)
+        if checkpoint is not None and epoch > start_epoch:
+            save(epoch)  # the loop checkpoints every epoch but the last: this one too, as ever
+    stopped_early = stop_early()
+    best_state, best_acc, best_epoch = state["best"], state["best_acc"], state["best_epoch"]
     if best_state is None:  # resumed from a finished checkpoint without a state: cannot happen
         raise RuntimeError(f"{label}: no epoch was trained")
     net.load_state_dict(best_state[0])

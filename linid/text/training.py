@@ -6,7 +6,6 @@ Model ``s``'s windows and noise words come from a ``torch.Generator`` seeded wit
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from linid.core.errors import NonFiniteLoss
+from linid.core.training import Loop, run
 from linid.text.model import REDUCTIONS, LogBilinear, nce_loss
 
 OPTIMIZERS = ("adam", "sgd")
@@ -60,8 +59,10 @@ def train_text(
     """Minimise :func:`nce_loss` on uniformly drawn windows (with replacement), k noise words per
     window drawn from ``noise_probs`` (inverse-CDF of uniforms); the logit shifted by
     −log(k·p_noise(w)) when ``cfg.noise_shift``, the noise words' terms combined by
-    ``cfg.noise_reduction``. Returns (step, loss) at about 50
-    steps. ``windows`` (n, 2·half + 1) lives on the model's device; the centre column is the target.
+    ``cfg.noise_reduction``. Returns (step, loss) at steps 0, s, 2s, … and the last,
+    s = max(1, steps // 50) (the loop, :func:`linid.core.training.run`, reads the losses back every
+    s steps; a NaN or infinite loss at any step raises ``NonFiniteLoss`` naming it).
+    ``windows`` (n, 2·half + 1) lives on the model's device; the centre column is the target.
     """
     device = model.q.device
     n, width = windows.shape
@@ -77,9 +78,13 @@ def train_text(
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
     every = max(1, cfg.steps // 50)
-    record, losses = [], []
+    # the label reads "training diverged: non-finite training loss at step N (optimizer=…, lr=…)"
+    loop = Loop(cfg.steps, name="text model", log_every=every, labels=("training diverged",),
+                context=f"optimizer={cfg.optimizer}, lr={cfg.lr}")
+    curve: list[tuple[int, float]] = []
     gdev = generator.device
-    for step in range(cfg.steps):
+
+    def step(i: int) -> Tensor:
         idx = torch.randint(n, (cfg.batch_size,), generator=generator, device=gdev).to(device)
         u = torch.rand((cfg.batch_size, cfg.noise_samples), generator=generator, device=gdev).to(device)
         noise = torch.searchsorted(cdf, u).clamp_(max=V - 1)
@@ -89,13 +94,16 @@ def train_text(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % every == 0 or step == cfg.steps - 1:
-            record.append(step)
-            losses.append(loss.detach().clone())
-    values = torch.stack(losses).cpu().tolist()
-    if not all(math.isfinite(v) for v in values):
-        raise NonFiniteLoss(f"training diverged (optimizer={cfg.optimizer}, lr={cfg.lr}); no model was saved")
-    return list(zip(record, values, strict=True))
+        return loss.detach()  # a fresh tensor each step: nothing writes into it later
+
+    def record(done: int, losses: Tensor, last: bool) -> None:
+        """The loss at the window's first step (0, s, 2s, …) and, at the end, at the last step."""
+        curve.append((done - len(losses), float(losses[0, 0])))
+        if last and len(losses) > 1:
+            curve.append((done - 1, float(losses[-1, 0])))
+
+    run(loop, step, on_log=record)
+    return curve
 
 
 def implied_score_offset(noise_probs: Tensor, cfg: TextTrainConfig) -> Tensor | None:

@@ -415,6 +415,80 @@ def test_digits_trained_models_agree_more_than_with_init_and_decode(digits_examp
             assert q.stat().st_size > 5000
 
 
+
+def _plain_digits_loop(net, x, y, gen, epochs, batch_size, lr):
+    """train_mlp as it was before the one loop (linid.core.training): the frozen expectation."""
+    import torch
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(x), batch_size):
+            idx = order[start : start + batch_size]
+            opt.zero_grad()
+            torch.nn.CrossEntropyLoss()(net(x[idx]), y[idx]).backward()
+            opt.step()
+
+
+def _plain_lm_loop(model, seqs, steps, batch_size, lr, seed):
+    """train_lm as it was before the one loop: the frozen expectation."""
+    import torch
+    from torch.nn import functional as F
+
+    gen = torch.Generator().manual_seed(seed + 11)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        b = seqs[torch.randint(len(seqs), (batch_size,), generator=gen)]
+        logits = model(b[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def test_the_byo_trainers_keep_the_plain_loops_weights():
+    """Bit for bit: the same draws in the same order (the digits pass's randperm at its first batch)."""
+    import torch
+
+    from linid.byo import text_lm
+
+    x = torch.randn(100, 64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (100,), generator=torch.Generator().manual_seed(1))
+    nets = []
+    for train in (digits.train_mlp, _plain_digits_loop):
+        torch.manual_seed(5)
+        net = digits._mlp((16,), 64, 10)
+        train(net, x, y, torch.Generator().manual_seed(5), 3, 32, 1e-3)  # 4 batches a pass, the last short
+        nets.append(net.state_dict())
+    assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[1])
+
+    seqs = torch.randint(0, 20, (200, 5), generator=torch.Generator().manual_seed(0))
+    runs = []
+    for train in (text_lm.train_lm, _plain_lm_loop):
+        torch.manual_seed(0)
+        m = text_lm.TinyLM(20, 8, 1, 5)
+        runs.append((train(m, seqs, 12, 16, 3e-3, 0), m.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[1][1])
+
+
+def test_the_byo_trainers_stop_a_diverging_model_naming_it():
+    import torch
+
+    from linid.byo import text_lm
+    from linid.core.errors import NonFiniteLoss
+
+    x = torch.randn(100, 64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (100,), generator=torch.Generator().manual_seed(1))
+    net = digits._mlp((16,), 64, 10)
+    with pytest.raises(NonFiniteLoss, match=r"digits MLP seed 7: non-finite training loss at step \d+ \(lr=1e\+30\)"):
+        digits.train_mlp(net, x, y, torch.Generator().manual_seed(0), 3, 32, 1e30, label="digits MLP seed 7")
+    seqs = torch.randint(0, 20, (200, 5), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(NonFiniteLoss, match=r"tiny LM a: non-finite training loss at step \d+"):
+        text_lm.train_lm(text_lm.TinyLM(20, 8, 1, 5), seqs, 20, 16, 1e30, 0, label="tiny LM a")
+
+
 def test_digits_cli(tmp_path):
     digits.main([str(tmp_path / "cli"), "--seeds", "3", "--epochs", "1", "--hidden", "8"])
     assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [

@@ -13,7 +13,7 @@ import torch
 
 from linid.family.data import AngleData, angle_labels, sample_angle_data
 from linid.family.models import FamilyModel, diversity_ok
-from linid.family.training import train_family
+from linid.family.training import NonFiniteLoss, train_family
 from linid.probes import cca as compare
 from linid.probes.pairs import label_span
 
@@ -189,6 +189,62 @@ def test_training_is_deterministic(one_thread):
             )
         )
     assert curves[0] == curves[1]
+
+
+
+def _plain_loop(model, x, y, steps, lr, generator, optimizer):
+    """train_family as it was before the one loop (linid.core.training): the frozen expectation."""
+    every = max(1, steps // 50)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    model.train()
+    curve = []
+    for step in range(steps):
+        idx = torch.randint(len(x), (64,), generator=generator)
+        loss = torch.nn.functional.cross_entropy(model.logits(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % every == 0 or step == steps - 1:
+            curve.append((step, float(loss.detach())))
+    return curve
+
+
+@pytest.mark.parametrize("optimizer,steps", [("sgd", 7), ("sgd", 123), ("adam", 101), ("adam", 1)])
+def test_the_one_loop_keeps_the_plain_loops_curve_and_weights(one_thread, optimizer, steps):
+    """Bit for bit: the same draws in the same order, the loss at steps 0, s, 2s, … and the last."""
+    cfg = AngleData()
+    x, y = sample_angle_data(cfg, 1000, _gen(0))
+    runs = []
+    for train in (train_family, None):
+        torch.manual_seed(3)
+        model = FamilyModel(2, 2, 18, hidden=(8,), g_kind="mlp")
+        if train is None:
+            curve = _plain_loop(model, x, y, steps, 1e-2, _gen(4), optimizer)
+        else:
+            curve = train(model, cfg, steps=steps, batch_size=64, lr=1e-2, train_x=x, train_y=y,
+                          generator=_gen(4), optimizer=optimizer)
+        runs.append((curve, model.state_dict()))
+    (curve, state), (expected, frozen) = runs
+    assert curve == expected
+    assert all(torch.equal(state[k], frozen[k]) for k in frozen)
+
+
+def test_a_nan_is_named_at_the_step_it_appears(one_thread):
+    """Every step's loss is checked, not only the curve's points: an input of inf first drawn at
+    step k (0-based) is named as the k+1-th step, whether or not the curve records it."""
+    cfg = AngleData()
+    x, y = sample_angle_data(cfg, 400, _gen(0))
+    x[123, 0] = float("inf")
+    g = _gen(7)
+    first = next(k for k in range(200) if 123 in torch.randint(400, (8,), generator=g).tolist())
+    assert (first + 1) % 4 != 0  # steps=200: the curve records every 4th step; this one is not
+    torch.manual_seed(0)
+    model = FamilyModel(2, 2, 18, hidden=(8,))
+    with pytest.raises(NonFiniteLoss, match=rf"training diverged: non-finite training loss at step {first + 1} "):
+        train_family(model, cfg, steps=200, batch_size=8, lr=1e-2, train_x=x, train_y=y, generator=_gen(7))
 
 
 def _rotated_copy(model: FamilyModel, angle: float) -> FamilyModel:

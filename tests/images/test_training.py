@@ -73,6 +73,60 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
     assert len(train_image_model(x, y, tr, va, 2, other, checkpoint=ckpt).curve) == 3
 
 
+
+def _plain_epochs(x, y, tr, va, cfg):
+    """train_image_model as it was before the one loop (no early stop reached, no checkpoint):
+    the frozen expectation of its curve and last weights."""
+    from torch import nn
+
+    from linid.images.models import FEATURES, build
+    from linid.images.training import accuracy, to_unit
+
+    net = build(cfg.model, x.shape[1], cfg.seed)
+    readout = nn.Linear(FEATURES, 2)
+    opt = torch.optim.Adam([*net.parameters(), *readout.parameters()], lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    curve = []
+    for epoch in range(1, cfg.max_epochs + 1):
+        net.train()
+        loss_sum, steps = torch.zeros(()), 0
+        order = tr[torch.randperm(len(tr), generator=gen)]
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            loss = nn.CrossEntropyLoss()(readout(net(to_unit(x[idx]))), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+            steps += 1
+        curve.append((epoch, float(loss_sum) / steps, accuracy(net, readout, x, y, va, cfg.eval_batch_size)))
+    return curve, net.state_dict()
+
+
+def test_the_one_loop_keeps_the_plain_loops_curve_and_checkpoints_every_epoch(tmp_path):
+    x, y = _bars(100)
+    tr, va = _split(len(x))
+    cfg = ImageTrainConfig(model="linear", seed=1, batch_size=16, max_epochs=2, lr=0.01, early_stop_accuracy=1.0)
+    ckpt = tmp_path / "run.ckpt"
+    res = train_image_model(x, y, tr, va, 2, cfg, checkpoint=ckpt)
+    expected, last_state = _plain_epochs(x, y, tr, va, cfg)
+    assert [(r["epoch"], r["loss"], r["val_accuracy"]) for r in res.curve] == expected
+    saved = torch.load(ckpt, weights_only=False)
+    assert saved["epoch"] == 2  # the last epoch is checkpointed too (until the outputs are written)
+    assert all(torch.equal(saved["net"][k], v) for k, v in last_state.items())
+
+
+def test_a_diverging_image_model_is_stopped_naming_the_epoch(tmp_path):
+    from linid.core.errors import NonFiniteLoss
+
+    x, y = _bars(100)
+    tr, va = _split(len(x))
+    cfg = ImageTrainConfig(model="linear", seed=0, batch_size=16, max_epochs=3, lr=1e30)
+    with pytest.raises(NonFiniteLoss, match=r"bars linear: non-finite training loss at epoch 1;"):
+        train_image_model(x, y, tr, va, 2, cfg, label="bars linear", checkpoint=tmp_path / "c.ckpt")
+    assert not (tmp_path / "c.ckpt").exists()  # nothing of a diverged epoch is kept
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="nothing to train"):
         ImageTrainConfig(model="pixels", seed=0)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
+from linid.core.errors import NonFiniteLoss
 from linid.pipeline.config import semantic_problems
 from linid.report.text_tables import markdown_summary, pair_table, summary_table
 from linid.text import cells, compare, corpus, model, training
@@ -176,6 +177,62 @@ def test_training_passes_the_loss_settings_through():
     assert not torch.allclose(after["mean"], after["sum"])
     with pytest.raises(ValueError, match="noise_reduction"):
         training.TextTrainConfig(noise_reduction="max")
+
+
+
+def _plain_text_loop(m, windows, noise_probs, cfg, generator):
+    """train_text as it was before the one loop (linid.core.training): the frozen expectation."""
+    ctx_cols = torch.tensor([0, 1, 3, 4])
+    log_kpn = torch.log(cfg.noise_samples * noise_probs).clamp(min=-1e4).float() if cfg.noise_shift else None
+    cdf = torch.cumsum(noise_probs.double(), 0)
+    cdf = (cdf / cdf[-1]).float()
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(m.parameters(), lr=cfg.lr)
+    else:
+        opt = torch.optim.SGD(m.parameters(), lr=cfg.lr, momentum=0.9)
+    every, curve = max(1, cfg.steps // 50), []
+    for step in range(cfg.steps):
+        idx = torch.randint(len(windows), (cfg.batch_size,), generator=generator)
+        u = torch.rand((cfg.batch_size, cfg.noise_samples), generator=generator)
+        noise = torch.searchsorted(cdf, u).clamp_(max=m.vocab_size - 1)
+        batch = windows[idx]
+        loss = model.nce_loss(m, batch[:, ctx_cols], batch[:, 2], noise, log_kpn, cfg.normaliser == "exact",
+                              cfg.noise_reduction)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % every == 0 or step == cfg.steps - 1:
+            curve.append((step, float(loss.detach())))
+    return curve
+
+
+@pytest.mark.parametrize("settings", [
+    dict(steps=120, normaliser="exact", noise_shift=True, noise_reduction="sum"),
+    dict(steps=53, optimizer="sgd", lr=0.1),
+    dict(steps=1),
+])
+def test_the_one_loop_keeps_the_plain_loops_curve_and_weights(settings):
+    """Bit for bit: the same draws in the same order, the loss at steps 0, s, 2s, … and the last."""
+    w = torch.as_tensor(np.random.default_rng(0).integers(0, 9, size=(300, 5)))
+    noise = model.noise_distribution(w[:, 2], 9, "unigram")
+    cfg = training.TextTrainConfig(batch_size=32, **settings)
+    runs = []
+    for train in (training.train_text, _plain_text_loop):
+        m = model.build_model(9, model.TextModelConfig(init="normal"), seed=0)
+        runs.append((train(m, w, noise, cfg, torch.Generator().manual_seed(1)), m.state_dict()))
+    (curve, state), (expected, frozen) = runs
+    assert curve == expected
+    assert all(torch.equal(state[k], frozen[k]) for k in frozen)
+
+
+def test_a_diverging_text_model_is_stopped_naming_the_step():
+    w = torch.as_tensor(np.random.default_rng(0).integers(0, 9, size=(300, 5)))
+    noise = model.noise_distribution(w[:, 2], 9, "unigram")
+    m = model.build_model(9, model.TextModelConfig(init="normal"), seed=0)
+    cfg = training.TextTrainConfig(steps=100, batch_size=32, lr=1e30, optimizer="sgd")
+    with pytest.raises(NonFiniteLoss, match=r"training diverged: non-finite training loss at step \d+ "
+                       r"\(optimizer=sgd, lr=1e\+30\)"):
+        training.train_text(m, w, noise, cfg, torch.Generator().manual_seed(1))
 
 
 def test_the_bare_score_is_read_with_the_noise_offset():
