@@ -11,7 +11,7 @@ from linid.family.models import FamilyModelConfig, architecture, save_models
 from linid.family.training import FamilyTrainConfig, train_cell
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
-from linid.runtime import pick_device
+from linid.runtime import exit_with, pick_device
 
 log = logging.getLogger("linid.family_train")
 
@@ -43,4 +43,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821 - injected by Snakemake
+    exit_with(main, snakemake)  # noqa: F821 - injected by Snakemake

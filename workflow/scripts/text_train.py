@@ -7,7 +7,7 @@ import torch
 from linid.core.io import atomic_json, atomic_savez, read_json
 from linid.pipeline.context import setup_logging
 from linid.pipeline.tracking import job_run
-from linid.runtime import pick_device
+from linid.runtime import exit_with, pick_device
 from linid.text.corpus import load_corpus
 from linid.text.model import LogBilinear, TextModelConfig, noise_distribution
 from linid.text.training import TextTrainConfig, heldout_nll, implied_score_offset, train_seed
@@ -56,4 +56,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821 - injected by Snakemake
+    exit_with(main, snakemake)  # noqa: F821 - injected by Snakemake
