@@ -4,9 +4,11 @@ import numpy as np
 import torch
 
 from linid.sim.config import n_outputs_for
-from linid.sim.features import encode, extract, head_targets, untrained_features
+from linid.sim.features import encode, extract, untrained_features
 from linid.sim.models import build_models
+from linid.sim.objectives import objective
 from linid.sim.process import DGPConfig, generator_for, make_process
+from linid.sim.training import TrainConfig
 
 PROC = make_process(DGPConfig(latent_dim=3, n_classes=6, n_instances=30, cond_candidates=200))
 
@@ -24,8 +26,9 @@ def test_encode_is_batched_eval_mode_and_deterministic():
 
 def test_head_targets_are_class_vectors_or_instance_class_vectors():
     v = PROC.cluster_vectors.numpy()
-    np.testing.assert_array_equal(head_targets(PROC, "supervised"), v)
-    diet = head_targets(PROC, "diet")
+    np.testing.assert_array_equal(objective("supervised").head_targets(PROC), v)
+    assert objective("infonce").head_targets(PROC) is None  # no head, no W → v probe
+    diet = objective("diet").head_targets(PROC)
     assert diet.shape == (30, 3)
     np.testing.assert_array_equal(diet, v[np.arange(30) % 6])
 
@@ -35,11 +38,12 @@ def test_extract_returns_every_array_the_probe_needs():
     ev = PROC.sample(64, generator_for(0, 1))
     arrays = {"eval_x": ev.x.numpy(), "eval_z": ev.z.numpy(), "eval_class": ev.klass.numpy(),
               "eval_instance": ev.instance.numpy()}
-    out = extract(enc, head, PROC, "diet", arrays)
+    out = extract(enc, head, PROC, TrainConfig(method="diet"), arrays)
     assert out["features"].shape == (64, 3)
     np.testing.assert_array_equal(out["latents"], arrays["eval_z"])
     assert out["w_rows"].shape == out["w_targets"].shape == (30, 3)
     assert float(out["temperature"]) == float(head.temperature)
+    assert float(out["sv_kappa"]) == PROC.cfg.kappa  # cross-entropy: MAE_o's target is 1/(κβ)
     assert torch.is_tensor(head.weight)
 
 

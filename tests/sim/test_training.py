@@ -10,7 +10,7 @@ from linid.core.checkpoints import load_checkpoint
 from linid.core.errors import NonFiniteLoss
 from linid.runtime import Interrupted
 from linid.sim.config import n_outputs_for
-from linid.sim.features import head_targets
+from linid.sim.objectives import objective
 from linid.sim.process import DGPConfig, make_process
 from linid.sim.training import TrainConfig, monitor_r2, train
 from tests.helpers import signal_after_steps
@@ -71,7 +71,7 @@ def test_training_is_deterministic():
 def test_head_shape_per_method(method):
     res = train(PROC, TrainConfig(method=method, **FAST))
     assert res.head.weight.shape == (n_outputs_for(method, 8, 64), 2)
-    assert head_targets(PROC, method).shape == res.head.weight.shape
+    assert objective(method).head_targets(PROC).shape == res.head.weight.shape
 
 
 def test_normalized_rows_and_learned_temperature():
