@@ -179,3 +179,14 @@ def store_runs(uri: str, experiment: str = "exp", deleted: bool = False) -> list
     exp = mlflow_client(uri).get_experiment_by_name(experiment)
     view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
     return mlflow_client(uri).search_runs([exp.experiment_id], run_view_type=view)
+
+
+@contextmanager
+def edited(path: Path, text: str):
+    """``path`` with ``text`` appended, restored afterwards."""
+    original = path.read_text()
+    path.write_text(original + text)
+    try:
+        yield
+    finally:
+        path.write_text(original)

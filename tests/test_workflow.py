@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import COPY, ROOT, SNAKEMAKE, TINY, make_checkout, planned_jobs, smk  # noqa: F401
+from tests.helpers import COPY, ROOT, SNAKEMAKE, TINY, edited, make_checkout, planned_jobs, smk  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -208,17 +207,6 @@ def test_new_sweep_value_runs_only_new_cells(repo):
     jobs = planned_jobs(repo, cfg)
     assert jobs["generate_dataset"] == 1 and jobs["train"] == 4 and jobs["probe"] == 4
     assert jobs["aggregate_probes"] == 1
-
-
-@contextmanager
-def edited(path: Path, text: str):
-    """``path`` with ``text`` appended, restored afterwards."""
-    original = path.read_text()
-    path.write_text(original + text)
-    try:
-        yield
-    finally:
-        path.write_text(original)
 
 
 def test_library_code_change_reruns_its_stage(repo):
