@@ -106,28 +106,30 @@ class SimPlan:
         return pack
 
     # -- resources and priorities ------------------------------------------------------------
-    def model_work(self, data: str) -> float:
-        """Estimated work of one model in 10k-step units at d = 10 (scaled by d, at least 0.5)."""
+    def model_work(self, data: str, method: str = "supervised") -> float:
+        """Estimated work of one model in 10k-step units at d = 10 (scaled by d, at least 0.5), times
+        the observations its objective encodes per item (a positive pair: 2)."""
         cell = self.datasets[data]
-        return cell_steps(self.train, cell.n_instances) / 10_000 * max(cell.latent_dim / 10, 0.5)
+        steps = cell_steps(self.train, cell.n_instances)
+        return steps / 10_000 * max(cell.latent_dim / 10, 0.5) * spec(method).samples
 
     def work(self, pack: Pack) -> int:
         """A pack's scheduling priority: its estimated work, so the heaviest packs start first and
         the last jobs to run are short ones (no core idles behind a long pack started late)."""
-        return int(1000 * sum(self.model_work(d) for d, *_ in pack.members))
+        return int(1000 * sum(self.model_work(d, m) for d, m, *_ in pack.members))
 
     def priority(self, wildcards) -> int:
         return self.work(self.pack_by_id[wildcards.pack])
 
-    def model_minutes(self, data: str) -> int:
+    def model_minutes(self, data: str, method: str = "supervised") -> int:
         """Minutes of one model alone: the work × train_minutes_per_10k_steps × 1.5, at least 10."""
         per10k = self.resources["train_minutes_per_10k_steps"]
-        return int(max(10, 1.5 * self.model_work(data) * per10k))
+        return int(max(10, 1.5 * self.model_work(data, method) * per10k))
 
     def runtime(self, wildcards, attempt) -> int:
         """Minutes: the first member's estimate plus pack_model_cost × the others' (1.0: no packing
         gain assumed), × attempt."""
-        est = [self.model_minutes(d) for d, *_ in self.pack_by_id[wildcards.pack].members]
+        est = [self.model_minutes(d, m) for d, m, *_ in self.pack_by_id[wildcards.pack].members]
         cost = self.resources["pack_model_cost"]
         return capped_runtime(self.resources, "train", int(est[0] + cost * sum(est[1:])) * attempt)
 

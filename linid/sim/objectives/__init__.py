@@ -26,7 +26,9 @@ class Spec:
     """The registration of one objective: what the workflow needs before any torch import.
 
     ``head``: a key of ``HEAD_KINDS`` (a linear head W is trained with the encoder and the W → v
-    probes apply) or None (no head: the loss compares features directly). ``settings``: the
+    probes apply) or None (no head: the loss compares features directly). ``samples``: the
+    observations one item of a batch holds (a positive pair: 2): a step encodes samples × batch
+    inputs (the trainer's draws and the jobs' runtime estimate). ``settings``: the
     objective's own settings (``simulation.objectives.<name>`` in the config), each a JSON-schema
     fragment with its ``default`` (and its type, range, choices, description): the config schema
     is filled from them, so a bad value is refused when the config is read.
@@ -37,6 +39,7 @@ class Spec:
     description: str
     head: str | None
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    samples: int = 1
 
     def __post_init__(self) -> None:
         if self.head is not None and self.head not in HEAD_KINDS:
@@ -81,6 +84,7 @@ REGISTRY: dict[str, Spec] = {
             "linid.sim.objectives.infonce",
             "InfoNCE on positive pairs (z, z̃ ~ vMF(z, κ₊)), negatives from the batch, no head",
             head=None,
+            samples=2,
             settings={
                 "tau": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
                         "description": "temperature τ (cl-ica --tau, default 1.0)"},

@@ -3,7 +3,8 @@
 The packed trainer (:mod:`linid.sim.packed`) calls, for a pack of k models:
 
 - ``draw(process, n, generator)`` → (x, y): x of shape (n, m, d) — m = ``samples`` observations
-  per item (1 for cross-entropy, 2 for a positive pair) — and y the items' integer targets (n,);
+  per item (the registration's: 1 for cross-entropy, 2 for a positive pair) — and y the items'
+  integer targets (n,);
 - ``outputs(head, h)`` on the encoder's (k, n·m, d) features, inside the step's precision context;
 - ``loss(outputs, y)`` → the k models' mean losses, shape (k,) (model i's depends on its own
   parameters only, so the sum's gradient is each model's own);
@@ -30,12 +31,15 @@ class Objective:
 
     spec: Spec
     settings: dict[str, Any] = field(default_factory=dict)
-    #: observations per item of a batch: a step encodes ``samples · batch_size`` inputs
-    samples: int = 1
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def samples(self) -> int:
+        """Observations per item of a batch (the registration's): a step encodes samples · batch inputs."""
+        return self.spec.samples
 
     def draw(self, process: GenerativeProcess, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

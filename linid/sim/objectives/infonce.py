@@ -32,9 +32,7 @@ SIMILARITIES = ("dot", "l2")
 
 @dataclass(frozen=True)
 class InfoNCE(Objective):
-    """cl-ica's contrastive loss on the [R] process; ``samples = 2`` (a pair per item)."""
-
-    samples: int = 2
+    """cl-ica's contrastive loss on the [R] process; a pair per item (registered ``samples=2``)."""
 
     def draw(self, process, n, generator):
         b = process.sample(n, generator)

@@ -69,6 +69,9 @@ def test_runtime_and_memory_grow_with_the_members_and_the_attempt():
     cell = plan.datasets[d]
     one = int(max(10, 1.5 * cell_steps(cfg["simulation"]["train"], cell.n_instances) / 10_000 * 1000 * 0.5))
     assert plan.model_minutes(d) == one
+    # an InfoNCE item is a positive pair: twice the observations, twice the work and the minutes
+    assert plan.model_work(d, "infonce") == 2 * plan.model_work(d, "supervised")
+    assert plan.model_minutes(d, "infonce") == int(max(10, 2 * 1.5 * plan.model_work(d) * 1000))
     assert plan.runtime(pack, 1) == int(one + 0.5 * one) and plan.runtime(pack, 2) == 2 * int(1.5 * one)
     res = cfg["resources"]
     assert plan.mem(pack, 1) == res["train_mem_mb"] + res["train_mem_mb_per_packed_model"]
