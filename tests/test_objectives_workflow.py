@@ -15,6 +15,9 @@ import pytest
 
 from tests.helpers import ROOT, edited, make_checkout, planned_jobs, smk
 
+# a real workflow run (~1 min on 2 cores) and 4 dry runs: in the slow set (`pytest -m slow`)
+pytestmark = pytest.mark.slow
+
 CONFIG = ROOT / "tests" / "data" / "objectives_tiny.yaml"
 
 
