@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from linid.sim.objectives import METHODS
 from tests.helpers import TINY, make_checkout, smk
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,8 @@ def configs(draw) -> dict:
         "design": draw(st.sampled_from(["grid", "one_factor"])),
         "base": {"n_instances": 64, "n_classes": 8, "latent_dim": 2},
         "axes": axes,
-        "methods": draw(st.lists(st.sampled_from(["supervised", "diet"]), min_size=1, max_size=2, unique=True)),
+        # every registered objective (linid.sim.objectives), never a hand-kept list
+        "methods": draw(st.lists(st.sampled_from(METHODS), min_size=1, max_size=2, unique=True)),
         "normalize_w": draw(st.lists(st.booleans(), min_size=1, max_size=2, unique=True)),
         "seeds": draw(st.sampled_from([[0], [0, 1]])),
     }

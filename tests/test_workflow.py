@@ -43,7 +43,8 @@ def _runs(repo: Path, deleted: bool = False) -> pd.DataFrame:
 N_MODELS = 2 * 2 * 2  # 2 cells × 2 methods × 2 seeds
 N_DATASETS = 2
 # datasets and their observation controls, train/features/probe per model, aggregate, figures, paper
-N_JOBS = 2 * N_DATASETS + 3 * N_MODELS + 3
+# both objectives train on the same datasets: rule objectives sets them side by side
+N_JOBS = 2 * N_DATASETS + 3 * N_MODELS + 3 + 1
 N_FAMILY_CELLS = 2  # M = 2 × K ∈ {2, 6}, 3 seeds each
 # family dataset/train/features/compare per cell; per (cell, method) one compare_sim_part (2 seeds:
 # one pair, one shard) and compare_sim merging the shards; aggregate, figures
@@ -126,7 +127,7 @@ def test_mlflow_one_run_per_job_with_tags(repo):
     assert counts == {
         "generate_dataset": 2, "probe_observations": 2, "train": 8, "extract_features": 8, "probe": 8,
         "aggregate_probes": 1, "figures": 1,
-        "paper_comparison": 1,
+        "paper_comparison": 1, "objectives": 1,
         "family_dataset": 2, "family_train": 2, "family_features": 2, "compare_family": 2, "compare_sim_part": 4, "compare_sim": 4,
         "aggregate_pairs": 1, "family_figures": 1,
     }
@@ -189,7 +190,7 @@ def test_probe_setting_reruns_only_probes_and_below(repo):
     cfg = _with(repo, "probe.yaml", lambda c: c["simulation"]["probe"].update(knn_neighbors=5))
     assert planned_jobs(repo, cfg) == {
         "probe": N_MODELS, "probe_observations": N_DATASETS, "aggregate_probes": 1, "figures": 1,
-        "paper_comparison": 1, "all": 1,
+        "paper_comparison": 1, "objectives": 1, "all": 1,
     }
 
 
